@@ -1,0 +1,187 @@
+/*
+ * Private interface of core/: the column-source vtable, table internals and
+ * helpers shared by the engine's modules (kernels, ops, io, cli). Not
+ * installed.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TIDE_CORE_INT_H
+#define TIDE_CORE_INT_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "tide/tide.h"
+
+#define TIDE_UNUSED(x) ((void)(x))
+#define TIDE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TIDE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TIDE_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TIDE_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Storage C type of each tide type, for X-macro generated kernels:
+ *   #define BODY(E, name, ctype) ...
+ *   TIDE_TYPE_LIST(BODY)
+ * Numeric-only lists for arithmetic kernels: */
+#define TIDE_INT_TYPES(X) \
+  X(I8, int8, int8_t)     \
+  X(I16, int16, int16_t)  \
+  X(I32, int32, int32_t)  \
+  X(I64, int64, int64_t)
+#define TIDE_FLOAT_TYPES(X) \
+  X(F32, float, float)      \
+  X(F64, double, double)
+#define TIDE_NUMERIC_TYPES(X) TIDE_INT_TYPES(X) TIDE_FLOAT_TYPES(X)
+
+/* Whether a value of a fixed-width type is its null sentinel. */
+static inline bool tide__is_null_i8(int8_t v) { return v == TIDE_NULL_I8; }
+static inline bool tide__is_null_i16(int16_t v) { return v == TIDE_NULL_I16; }
+static inline bool tide__is_null_i32(int32_t v) { return v == TIDE_NULL_I32; }
+static inline bool tide__is_null_i64(int64_t v) { return v == TIDE_NULL_I64; }
+static inline bool tide__is_null_f32(float v) { return v == TIDE_NULL_F32; }
+static inline bool tide__is_null_f64(double v) { return v == TIDE_NULL_F64; }
+
+/* Civil date (UTC) of a day count since 1970-01-01. */
+void tide__civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day);
+
+/* 64-bit hash of a byte string (also used by symbol tables and the hash
+ * kernel's string keys). */
+uint64_t tide__hash_bytes(const void *data, size_t len);
+
+/* Length of a symbol's string (cached by the dictionary). */
+uint32_t tide__symtab_len(const tide_symtab_t *st, int32_t code);
+
+/* Append-only arena of NUL-terminated strings with stable addresses. */
+typedef struct tide_arena_block_s tide_arena_block_t;
+typedef struct tide_arena_t {
+  tide_arena_block_t *head;
+  size_t bytes;
+} tide_arena_t;
+void tide__arena_init(tide_arena_t *a);
+void tide__arena_destroy(tide_arena_t *a);
+/* Copy s[0..len) plus a NUL; returns the copy or NULL on OOM. Not
+ * thread-safe. */
+const char *tide__arena_store(tide_arena_t *a, const char *s, size_t len);
+
+/* ----------------------------------------------------------- sources */
+
+typedef struct tide_source_vt {
+  const char *name;
+  /* Values at seq's keys (any order) into dst (seq->n values). */
+  void (*fill)(const tide_source_t *src, const tide_rowseq_t *seq, void *dst);
+  /* Pointer to the stored values of keys first..first+n-1, or NULL if they
+   * are not stored contiguously. May be NULL (never contiguous). */
+  const void *(*direct)(const tide_source_t *src, uint64_t first, uint32_t n);
+  /* Free kind-specific state (not the struct itself). */
+  void (*destroy)(tide_source_t *src);
+} tide_source_vt;
+
+struct tide_source_s {
+  const tide_source_vt *vt;
+  tide_type_t type;
+  _Atomic uint32_t refcount;
+  tide_symtab_t *symtab;     /* SYMBOL: the dictionary (one reference) */
+  /* Sources whose memory this one points into (STRING values that live in
+   * another source's arena); released with this source. */
+  tide_source_t **keep;
+  uint32_t nkeep;
+  uint32_t keepcap;
+};
+
+/* Initialise the common header of a freshly allocated source. */
+void tide__source_init(tide_source_t *src, const tide_source_vt *vt, tide_type_t type);
+/* Make src keep dep alive (dep retained). TIDE_ERR_NOMEM on OOM. */
+tide_status tide__source_keep(tide_source_t *src, tide_source_t *dep);
+/* Make dst keep alive everything src's values may point into (src itself
+ * for STRING sources). Use when copying STRING pointers out of src. */
+tide_status tide__source_keep_values_of(tide_source_t *dst, tide_source_t *src);
+
+/* Values of seq: a pointer straight into storage when seq is a contiguous
+ * range the source stores contiguously, else filled into buf (seq->n
+ * values) and buf returned. The hot-path read of every operation. */
+static inline const void *tide__source_get(const tide_source_t *src, const tide_rowseq_t *seq,
+                                           void *buf) {
+  if (seq->keys == NULL && src->vt->direct) {
+    const void *p = src->vt->direct(src, seq->first, seq->n);
+    if (p) return p;
+  }
+  src->vt->fill(src, seq, buf);
+  return buf;
+}
+
+/* Replace a source's dictionary (st retained; the old one released). */
+void tide__source_set_symtab(tide_source_t *src, tide_symtab_t *st);
+
+/* Flat sources: `data` holds n values; key k is data[k]. */
+bool tide__source_is_flat(const tide_source_t *src);
+
+/* Paged sparse source for any key space (pages of TIDE_PAGE_SIZE values,
+ * allocated on first write, null-initialised). Used by ticking tables. */
+#define TIDE_PAGE_BITS 12
+#define TIDE_PAGE_SIZE (1u << TIDE_PAGE_BITS)
+tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab,
+                                         tide_error *err);
+/* Write n values (storage type) at keys (any order). */
+tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uint32_t n,
+                                   const void *values);
+
+/* Redirection index: outer key -> inner key (TIDE_NULL_KEY: no row, reads
+ * null), for outer keys 0..n-1. Shared by all columns of a sorted or joined
+ * table; reference counted. */
+typedef struct tide_redir_s {
+  _Atomic uint32_t refcount;
+  uint64_t n;
+  uint64_t *map;
+} tide_redir_t;
+
+/* New redirection of n entries (uninitialised map), one reference. */
+tide_redir_t *tide__redir_create(uint64_t n, tide_error *err);
+tide_redir_t *tide__redir_retain(tide_redir_t *r);
+void tide__redir_release(tide_redir_t *r);
+
+/* Source reading inner through redir (both retained). If inner is itself
+ * redirected, the two redirections are composed so reads take one hop. */
+tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t *redir,
+                                              tide_error *err);
+
+/* ----------------------------------------------------------- tables */
+
+struct tide_table_s {
+  _Atomic uint32_t refcount;
+  tide_table_kind_t kind;
+  tide_rowset_t *rowset;   /* one reference */
+  size_t ncols;
+  char **names;            /* owned */
+  tide_source_t **cols;    /* one reference each */
+};
+
+/* Index of column name or -1 (same as tide_table_col_index). */
+int tide__col_index(const tide_table_t *t, const char *name);
+/* Look up a column, setting err "<op>: no column 'X' in table (columns: A, B, ...)"
+ * when missing. Returns the index or -1. */
+int tide__col_lookup(const tide_table_t *t, const char *name, const char *op, tide_error *err);
+
+/* Validate an identifier (letters, digits, '_', not starting with a digit). */
+bool tide__is_identifier(const char *s);
+
+/* Split "A=B" (spaces allowed) into left/right names; "A" gives A/A.
+ * Writes NUL-terminated names into l and r (cap each). Returns false if
+ * malformed. */
+bool tide__split_pair(const char *spec, char *l, char *r, size_t cap);
+
+/* Build a flat table (rowset [0,n)) taking over the given sources (their
+ * references move into the table). On failure releases them. */
+tide_table_t *tide__table_from_sources(uint64_t n, size_t ncols, const char *const *names,
+                                       tide_source_t **sources, tide_error *err);
+
+/* ----------------------------------------------------------- parallel */
+
+/* Morsel of a parallel scan: positions [pos, pos + count) of a RowSet. */
+#define TIDE_MORSEL_ROWS (1u << 17)
+
+/* Number of worker threads for a parallel region over `rows` rows (never
+ * more than one per morsel; 1 for small inputs). */
+int tide__threads_for(uint64_t rows);
+
+#endif /* TIDE_CORE_INT_H */

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shared by scripts/demo and scripts/test: make sure the Debian packages tide
+# needs are installed. As root, installs what is missing with apt-get;
+# otherwise prints the exact command to run and exits non-zero.
+# SPDX-License-Identifier: Apache-2.0
+
+tide_required_packages() {
+  echo build-essential cmake pkg-config libroaring-dev libhwloc-dev libnuma-dev gawk
+}
+
+tide_ensure_deps() {
+  local missing=() pkg
+  for pkg in $(tide_required_packages) "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "tide: installing missing Debian packages: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || { echo "tide: apt-get update failed" >&2; return 1; }
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+      { echo "tide: apt-get install ${missing[*]} failed" >&2; return 1; }
+  else
+    echo "tide: missing Debian packages. Run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+}
+
+# Configure and build a tree: tide_build DIR [cmake args...]
+tide_build() {
+  local dir=$1
+  shift
+  local jobs
+  jobs=$(nproc 2>/dev/null || echo 2)
+  cmake -S "$TIDE_ROOT" -B "$dir" "$@" >/dev/null || return 1
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -E "error|warning|Error" || true
+  test "${PIPESTATUS[0]}" -eq 0
+}
