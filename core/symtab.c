@@ -142,7 +142,7 @@ static int32_t lookup(const tide_symtab_t *st, const char *s, size_t len, uint64
 }
 
 int32_t tide_symtab_find(const tide_symtab_t *st, const char *s, size_t len) {
-  uint32_t slot;
+  uint32_t slot = 0;
   return lookup(st, s, len, tide__hash_bytes(s, len), &slot);
 }
 
@@ -163,7 +163,7 @@ static bool grow_slots(tide_symtab_t *st) {
 
 int32_t tide_symtab_intern(tide_symtab_t *st, const char *s, size_t len) {
   uint64_t h = tide__hash_bytes(s, len);
-  uint32_t slot;
+  uint32_t slot = 0;
   int32_t code = lookup(st, s, len, h, &slot);
   if (code >= 0) return code;
   if (st->size == INT32_MAX) return -1;

@@ -189,25 +189,55 @@ tide_status tide_table_get(const tide_table_t *t, size_t col, uint64_t pos, void
   return TIDE_OK;
 }
 
-/* Shortest decimal text that reads back as exactly v. */
-static int format_double(double v, char *buf, size_t cap) {
+/* Shortest decimal text that reads back exactly: find the fewest
+ * significant digits that round-trip, then print them in plain notation
+ * ("12.5", "10", "0.001") unless the exponent is extreme ("1e+300"). */
+static int format_shortest(double v, int maxprec, bool is_float, char *buf, size_t cap) {
   if (isnan(v)) return snprintf(buf, cap, "NaN");
   if (isinf(v)) return snprintf(buf, cap, v > 0 ? "Infinity" : "-Infinity");
-  for (int prec = 1; prec <= 17; prec++) {
-    int n = snprintf(buf, cap, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) return n;
+  int prec = 1;
+  for (; prec < maxprec; prec++) {
+    snprintf(buf, cap, "%.*e", prec - 1, v);
+    if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
   }
-  return snprintf(buf, cap, "%.17g", v);
+  if (v == 0) return snprintf(buf, cap, "%s", signbit(v) ? "-0.0" : "0.0");
+  /* Rebuild plain notation from the digits of the shortest %e form. */
+  char sci[64];
+  snprintf(sci, sizeof sci, "%.*e", prec - 1, v);
+  const char *e = strchr(sci, 'e');
+  int exp10 = e ? atoi(e + 1) : 0;
+  if (exp10 < -6 || exp10 > 20) return snprintf(buf, cap, "%s", sci);
+  char digs[32];
+  int nd = 0;
+  for (const char *p = sci; p < e; p++)
+    if (*p >= '0' && *p <= '9') digs[nd++] = *p;
+  char out[64];
+  int n = 0;
+  if (v < 0) out[n++] = '-';
+  if (exp10 < 0) {
+    out[n++] = '0';
+    out[n++] = '.';
+    for (int z = 0; z < -exp10 - 1; z++) out[n++] = '0';
+    for (int d = 0; d < nd; d++) out[n++] = digs[d];
+  } else {
+    for (int d = 0; d <= exp10; d++) out[n++] = d < nd ? digs[d] : '0';
+    out[n++] = '.';
+    if (nd > exp10 + 1) {
+      for (int d = exp10 + 1; d < nd; d++) out[n++] = digs[d];
+    } else {
+      out[n++] = '0';
+    }
+  }
+  out[n] = '\0';
+  return snprintf(buf, cap, "%s", out);
+}
+
+static int format_double(double v, char *buf, size_t cap) {
+  return format_shortest(v, 17, false, buf, cap);
 }
 
 static int format_float(float v, char *buf, size_t cap) {
-  if (isnan(v)) return snprintf(buf, cap, "NaN");
-  if (isinf(v)) return snprintf(buf, cap, v > 0 ? "Infinity" : "-Infinity");
-  for (int prec = 1; prec <= 9; prec++) {
-    int n = snprintf(buf, cap, "%.*g", prec, (double)v);
-    if (strtof(buf, NULL) == v) return n;
-  }
-  return snprintf(buf, cap, "%.9g", (double)v);
+  return format_shortest((double)v, 9, true, buf, cap);
 }
 
 size_t tide_value_format(tide_type_t type, const tide_symtab_t *symtab, const void *value,
