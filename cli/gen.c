@@ -1,0 +1,215 @@
+/*
+ * Data generator for the db-benchmark groupby dataset "G1" (see
+ * groupby-datagen.R in h2oai/db-benchmark), written as CSV.
+ *
+ * Values are drawn row by row from a xoshiro256** generator seeded with
+ * splitmix64(seed), so a seed gives the same file on every machine. Output
+ * is formatted by hand into a large buffer (no printf per field).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/script.h"
+
+typedef struct rng {
+  uint64_t s[4];
+} rng;
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t rng_next(rng *r) {
+  uint64_t *s = r->s;
+  uint64_t res = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return res;
+}
+
+/* Uniform in [0, n) without bias (Lemire). */
+static inline uint64_t rng_below(rng *r, uint64_t n) {
+  __uint128_t m = (__uint128_t)rng_next(r) * n;
+  uint64_t l = (uint64_t)m;
+  if (l < n) {
+    uint64_t t = -n % n;
+    while (l < t) {
+      m = (__uint128_t)rng_next(r) * n;
+      l = (uint64_t)m;
+    }
+  }
+  return (uint64_t)(m >> 64);
+}
+
+/* Bitmap with `count` distinct set bits among [0, n) (chosen by partial
+ * Fisher-Yates for small n, by rejection otherwise). */
+static uint64_t *pick_nulls(rng *r, uint64_t n, uint64_t count) {
+  uint64_t *bm = tide_calloc(n / 64 + 1, sizeof *bm);
+  if (!bm) return NULL;
+  if (count > n) count = n;
+  if (count * 2 <= n) {
+    uint64_t got = 0;
+    while (got < count) {
+      uint64_t x = rng_below(r, n);
+      if (!(bm[x >> 6] >> (x & 63) & 1)) {
+        bm[x >> 6] |= 1ull << (x & 63);
+        got++;
+      }
+    }
+  } else {
+    /* choose the complement */
+    for (uint64_t x = 0; x < n; x++) bm[x >> 6] |= 1ull << (x & 63);
+    uint64_t keep = n - count, got = 0;
+    while (got < keep) {
+      uint64_t x = rng_below(r, n);
+      if (bm[x >> 6] >> (x & 63) & 1) {
+        bm[x >> 6] &= ~(1ull << (x & 63));
+        got++;
+      }
+    }
+  }
+  return bm;
+}
+
+static inline bool bit(const uint64_t *bm, uint64_t x) { return bm && (bm[x >> 6] >> (x & 63) & 1); }
+
+/* Decimal digits of v, zero-padded to at least width; returns the end. */
+static inline char *put_u64(char *p, uint64_t v, int width) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n < width) tmp[n++] = '0';
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+tide_status tide_gen_groupby_stream(const tide_gen_groupby_opts *o, FILE *out, tide_error *err) {
+  if (o->k == 0) return tide_error_set(err, TIDE_ERR_INVALID, "gen-groupby: --k must be at least 1");
+  if (!(o->nas_pct >= 0 && o->nas_pct <= 100))
+    return tide_error_set(err, TIDE_ERR_INVALID, "gen-groupby: --nas must be in [0, 100]");
+  const uint64_t N = o->rows, K = o->k;
+  const uint64_t NK = N / K ? N / K : 1;
+  rng r;
+  rng_seed(&r, o->seed);
+  /* Null sets: id columns null a share of their distinct values, v columns
+   * a share of their rows (groupby-datagen.R). Index 0 = value 1. */
+  uint64_t *nulls[9] = {0};
+  const uint64_t card[6] = {K, K, NK, K, K, NK};
+  tide_status st = TIDE_OK;
+  if (o->nas_pct > 0) {
+    for (int c = 0; c < 6; c++) {
+      uint64_t cnt = (uint64_t)((double)card[c] * (o->nas_pct / 100.0));
+      if (cnt && !(nulls[c] = pick_nulls(&r, card[c], cnt))) goto oom;
+    }
+    uint64_t cnt = (uint64_t)((double)N * (o->nas_pct / 100.0));
+    for (int c = 6; c < 9; c++)
+      if (cnt && N && !(nulls[c] = pick_nulls(&r, N, cnt))) goto oom;
+  }
+  const size_t cap = 1u << 20;
+  char *buf = tide_malloc(cap);
+  if (!buf) goto oom;
+  static const char header[] = "id1,id2,id3,id4,id5,id6,v1,v2,v3\n";
+  memcpy(buf, header, sizeof header - 1);
+  char *p = buf + sizeof header - 1;
+  for (uint64_t i = 0; i < N; i++) {
+    uint64_t id1 = rng_below(&r, K), id2 = rng_below(&r, K), id3 = rng_below(&r, NK);
+    uint64_t id4 = rng_below(&r, K), id5 = rng_below(&r, K), id6 = rng_below(&r, NK);
+    uint64_t v1 = rng_below(&r, 5) + 1, v2 = rng_below(&r, 15) + 1;
+    uint64_t v3 = rng_below(&r, 100000000); /* micro-units of [0, 100) */
+    if (!bit(nulls[0], id1)) { *p++ = 'i'; *p++ = 'd'; p = put_u64(p, id1 + 1, 3); }
+    *p++ = ',';
+    if (!bit(nulls[1], id2)) { *p++ = 'i'; *p++ = 'd'; p = put_u64(p, id2 + 1, 3); }
+    *p++ = ',';
+    if (!bit(nulls[2], id3)) { *p++ = 'i'; *p++ = 'd'; p = put_u64(p, id3 + 1, 10); }
+    *p++ = ',';
+    if (!bit(nulls[3], id4)) p = put_u64(p, id4 + 1, 1);
+    *p++ = ',';
+    if (!bit(nulls[4], id5)) p = put_u64(p, id5 + 1, 1);
+    *p++ = ',';
+    if (!bit(nulls[5], id6)) p = put_u64(p, id6 + 1, 1);
+    *p++ = ',';
+    if (!bit(nulls[6], i)) p = put_u64(p, v1, 1);
+    *p++ = ',';
+    if (!bit(nulls[7], i)) p = put_u64(p, v2, 1);
+    *p++ = ',';
+    if (!bit(nulls[8], i)) {
+      p = put_u64(p, v3 / 1000000, 1);
+      uint64_t frac = v3 % 1000000;
+      *p++ = '.';
+      if (frac == 0) {
+        *p++ = '0';
+      } else {
+        int w = 6;
+        while (frac % 10 == 0) {
+          frac /= 10;
+          w--;
+        }
+        p = put_u64(p, frac, w);
+      }
+    }
+    *p++ = '\n';
+    if ((size_t)(p - buf) > cap - 256) {
+      if (fwrite(buf, 1, (size_t)(p - buf), out) != (size_t)(p - buf)) goto ioerr;
+      p = buf;
+    }
+  }
+  if (p > buf && fwrite(buf, 1, (size_t)(p - buf), out) != (size_t)(p - buf)) goto ioerr;
+  if (fflush(out) != 0) goto ioerr;
+  tide_free(buf);
+  for (int c = 0; c < 9; c++) tide_free(nulls[c]);
+  return TIDE_OK;
+ioerr:
+  st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: write failed: %s", strerror(errno));
+  tide_free(buf);
+  for (int c = 0; c < 9; c++) tide_free(nulls[c]);
+  return st;
+oom:
+  for (int c = 0; c < 9; c++) tide_free(nulls[c]);
+  return tide_error_set(err, TIDE_ERR_NOMEM, "gen-groupby: out of memory");
+}
+
+tide_status tide_gen_groupby(const tide_gen_groupby_opts *o, const char *path, tide_error *err) {
+  size_t l = strlen(path);
+  char *tmp = tide_malloc(l + 32);
+  if (!tmp) return tide_error_set(err, TIDE_ERR_NOMEM, "gen-groupby: out of memory");
+  snprintf(tmp, l + 32, "%s.tmp%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "wb");
+  if (!f) {
+    tide_status st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: cannot create '%s': %s", path,
+                                    strerror(errno));
+    tide_free(tmp);
+    return st;
+  }
+  setvbuf(f, NULL, _IOFBF, 1u << 20);
+  tide_status st = tide_gen_groupby_stream(o, f, err);
+  if (fclose(f) != 0 && st == TIDE_OK)
+    st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: write to '%s' failed: %s", path,
+                        strerror(errno));
+  if (st == TIDE_OK && rename(tmp, path) != 0)
+    st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: cannot rename onto '%s': %s", path,
+                        strerror(errno));
+  if (st != TIDE_OK) remove(tmp);
+  tide_free(tmp);
+  return st;
+}
