@@ -133,6 +133,13 @@ typedef struct tide_redir_s {
   _Atomic uint32_t refcount;
   uint64_t n;
   uint64_t *map;
+  /* One-entry cache of this redirection composed with an inner one, so
+   * that every column of a table redirected over a redirected table shares
+   * one composed map (built once, not once per column). Guarded by
+   * compose_lock. */
+  struct tide_redir_s *compose_inner;
+  struct tide_redir_s *compose_result;
+  _Atomic int compose_lock;
 } tide_redir_t;
 
 /* New redirection of n entries (uninitialised map), one reference. */

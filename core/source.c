@@ -396,6 +396,8 @@ tide_redir_t *tide__redir_create(uint64_t n, tide_error *err) {
   r->refcount = 1;
   r->n = n;
   r->map = map;
+  r->compose_inner = r->compose_result = NULL;
+  r->compose_lock = 0;
   return r;
 }
 
@@ -406,6 +408,8 @@ tide_redir_t *tide__redir_retain(tide_redir_t *r) {
 
 void tide__redir_release(tide_redir_t *r) {
   if (!r || atomic_fetch_sub(&r->refcount, 1) != 1) return;
+  tide__redir_release(r->compose_inner);
+  tide__redir_release(r->compose_result);
   tide_aligned_free(r->map);
   tide_free(r);
 }
@@ -462,6 +466,35 @@ static void redir_destroy(tide_source_t *src) {
 
 static const tide_source_vt redir_vt = {"redirected", redir_fill, NULL, redir_destroy};
 
+/* redir composed with inner (a new reference), cached in redir. */
+static tide_redir_t *compose(tide_redir_t *redir, tide_redir_t *inner, tide_error *err) {
+  while (atomic_exchange(&redir->compose_lock, 1)) {
+  }
+  tide_redir_t *c = NULL;
+  if (redir->compose_inner == inner) {
+    c = tide__redir_retain(redir->compose_result);
+  } else {
+    c = tide__redir_create(redir->n, err);
+    if (c) {
+      const uint64_t *restrict m = inner->map;
+      const uint64_t *restrict o = redir->map;
+      uint64_t *restrict out = c->map;
+      int64_t n = (int64_t)redir->n;
+#pragma omp parallel for num_threads(tide__threads_for((uint64_t)n)) schedule(static)
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t k = o[i];
+        out[i] = k == TIDE_NULL_KEY ? TIDE_NULL_KEY : m[k];
+      }
+      tide__redir_release(redir->compose_inner);
+      tide__redir_release(redir->compose_result);
+      redir->compose_inner = tide__redir_retain(inner);
+      redir->compose_result = tide__redir_retain(c);
+    }
+  }
+  atomic_store(&redir->compose_lock, 0);
+  return c;
+}
+
 tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t *redir,
                                               tide_error *err) {
   redir_source_t *r = tide_malloc(sizeof *r);
@@ -471,17 +504,13 @@ tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t
   }
   tide__source_init(&r->base, &redir_vt, inner->type);
   if (inner->vt == &redir_vt) {
-    /* Compose: outer -> middle -> inner becomes outer -> inner. */
+    /* Compose: outer -> middle -> inner becomes outer -> inner, once per
+     * (outer, middle) pair of redirections. */
     const redir_source_t *mid = (const redir_source_t *)inner;
-    tide_redir_t *c = tide__redir_create(redir->n, err);
+    tide_redir_t *c = compose(redir, mid->redir, err);
     if (!c) {
       tide_free(r);
       return NULL;
-    }
-    const uint64_t *m = mid->redir->map;
-    for (uint64_t i = 0; i < redir->n; i++) {
-      uint64_t k = redir->map[i];
-      c->map[i] = k == TIDE_NULL_KEY ? TIDE_NULL_KEY : m[k];
     }
     r->inner = tide_source_retain(mid->inner);
     r->redir = c;
