@@ -120,8 +120,8 @@ static const tide_source_vt flat_vt = {"flat", flat_fill, flat_direct, flat_dest
 
 bool tide__source_is_flat(const tide_source_t *src) { return src->vt == &flat_vt; }
 
-/* Fill n values of type at dst with the null sentinel. */
-static void fill_nulls(tide_type_t type, void *dst, uint64_t n) {
+/* Fill n values of type at dst with the null sentinel (one thread). */
+static void fill_nulls_serial(tide_type_t type, void *dst, uint64_t n) {
   size_t w = tide_type_width(type);
   if (type == TIDE_STRING) {
     memset(dst, 0, n * w);
@@ -131,24 +131,35 @@ static void fill_nulls(tide_type_t type, void *dst, uint64_t n) {
   tide_type_null(type, null);
   switch (w) {
     case 1: memset(dst, null[0], n); break;
-    case 2: {
-      uint16_t v, *d = dst;
-      memcpy(&v, null, 2);
-      for (uint64_t i = 0; i < n; i++) d[i] = v;
-      break;
-    }
-    case 4: {
-      uint32_t v, *d = dst;
-      memcpy(&v, null, 4);
-      for (uint64_t i = 0; i < n; i++) d[i] = v;
-      break;
-    }
-    default: {
-      uint64_t v, *d = dst;
-      memcpy(&v, null, 8);
-      for (uint64_t i = 0; i < n; i++) d[i] = v;
-      break;
-    }
+#define FILL_NULLS_W(W, T)                     \
+  case W: {                                    \
+    T v, *restrict d = dst;                    \
+    memcpy(&v, null, W);                       \
+    for (uint64_t i = 0; i < n; i++) d[i] = v; \
+    break;                                     \
+  }
+      FILL_NULLS_W(2, uint16_t)
+      FILL_NULLS_W(4, uint32_t)
+      FILL_NULLS_W(8, uint64_t)
+#undef FILL_NULLS_W
+  }
+}
+
+/* Large columns are filled by the worker team in static blocks, which is
+ * also their first touch: pages land on the nodes of the workers that
+ * will scan the same morsels. */
+static void fill_nulls(tide_type_t type, void *dst, uint64_t n) {
+  if (n < ((uint64_t)1 << 20)) {
+    fill_nulls_serial(type, dst, n);
+    return;
+  }
+  size_t w = tide_type_width(type);
+  int64_t blocks = (int64_t)((n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS);
+#pragma omp parallel for num_threads(tide__threads_for(n)) schedule(static)
+  for (int64_t b = 0; b < blocks; b++) {
+    uint64_t first = (uint64_t)b * TIDE_MORSEL_ROWS;
+    uint64_t cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - first);
+    fill_nulls_serial(type, (char *)dst + first * w, cnt);
   }
 }
 
