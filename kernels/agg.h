@@ -1,0 +1,102 @@
+/*
+ * Aggregation kernels: grouping of rows into dense group ids, and the chunk
+ * loops that update per-group accumulator arrays (sum, min/max, moments,
+ * weighted sums). Used by agg_by, select_distinct and head_by/tail_by
+ * (ops/agg.c, ops/distinct.c, ops/headby.c).
+ *
+ * Grouping (kernels/agg_group.c) maps every row of a RowSet to a group id
+ * in order of first appearance of its key:
+ *   - no key columns: one group;
+ *   - SYMBOL and integer-like (bool, int8..int64, timestamp) columns whose
+ *     codes / non-null values span small ranges: the mixed-radix number of
+ *     the per-column offsets (value - min + 1, 0 for null) indexes a map;
+ *   - otherwise the columnar hash table (kernels/hash.h), a chunk at a time.
+ * Group ids are assigned in order of first appearance, so the result does
+ * not depend on the thread count. Both paths run in parallel over several
+ * morsels (OpenMP, tide__threads_for):
+ *   - direct: threads compute every row's slot and the least position of
+ *     each slot they saw; group ids are the ranks of the least positions;
+ *   - hash (three threads or more): thread-local pre-grouping of contiguous
+ *     ranges, then a merge partitioned by key hash (each partition inserts
+ *     the threads' local keys in thread order and keeps each group's first
+ *     position), then global ids = ranks of first positions.
+ *
+ * Accumulator kernels (kernels/agg.c) take a chunk of group ids (one per
+ * row) and the chunk's values, skip nulls, and update arrays indexed by
+ * group id. One switch on the type per chunk; the bodies are X-macros.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TIDE_KERNELS_AGG_H
+#define TIDE_KERNELS_AGG_H
+
+#include "core/core_int.h"
+
+/* ------------------------------------------------------------- grouping */
+
+typedef struct tide_groups_t {
+  uint64_t nrows;       /* rows of the RowSet grouped */
+  uint32_t ngroups;
+  uint32_t *ids;        /* nrows entries: group id of the row at each position */
+  uint64_t *first_key;  /* ngroups entries: row key of each group's first row */
+} tide_groups_t;
+
+/* Group the rows of rs by the key columns by[0..nby) (sources read at the
+ * row keys). With nby == 0 every row is in group 0 (no groups when rs is
+ * empty). `op` names the operation in error messages. On success fills g
+ * (release with tide__groups_destroy); on failure g is empty and err set. */
+tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                               tide_groups_t *g, const char *op, tide_error *err);
+void tide__groups_destroy(tide_groups_t *g);
+
+/* Row key of each group's last row: a tide_malloc'd array of ngroups
+ * entries (free with tide_free), or NULL with err on OOM. */
+uint64_t *tide__groups_last_keys(const tide_groups_t *g, const tide_rowset_t *rs,
+                                 tide_error *err);
+/* Rows per group: tide_calloc'd array of ngroups entries, NULL on OOM. */
+uint64_t *tide__groups_sizes(const tide_groups_t *g, tide_error *err);
+
+/* ---------------------------------------------------------- accumulators */
+
+/* Whether the aggregation kernels below accept the type. */
+bool tide__agg_sum_type_ok(tide_type_t type);    /* bool, integers, floats */
+bool tide__agg_minmax_type_ok(tide_type_t type); /* every type */
+
+/* Sum (or sum of absolute values) of non-null values per group, and the
+ * count of non-null values. Integer types (and bool as 0/1) accumulate into
+ * int64 sums (wrapping), float types into double sums; `sums` is int64_t[]
+ * or double[] accordingly (see tide__agg_sum_is_int). */
+bool tide__agg_sum_is_int(tide_type_t type);
+void tide__agg_sum(tide_type_t type, bool absval, const uint32_t *ids, const void *vals,
+                   uint32_t n, void *sums, uint64_t *counts);
+
+/* Min or max of non-null values per group (NaN skipped), into acc: an array
+ * of the input's storage type holding the type's null until a value is
+ * seen. SYMBOL compares strings through ranks (tide__radix_symbol_ranks:
+ * rank[code] orders the dictionary); STRING compares with strcmp. */
+void tide__agg_minmax(tide_type_t type, bool is_max, const uint32_t *ids, const void *vals,
+                      uint32_t n, const uint32_t *ranks, void *acc);
+
+/* Convert a chunk of numeric values (bool, integers, floats, timestamps) to
+ * double; valid[i] = 0 where the value is null. */
+void tide__agg_to_f64(tide_type_t type, const void *vals, uint32_t n, double *out,
+                      uint8_t *valid);
+
+/* Sum and count of valid values per group (doubles, for avg). */
+void tide__agg_sum_f64(const uint32_t *ids, const double *v, const uint8_t *valid, uint32_t n,
+                       double *sums, uint64_t *counts);
+
+/* Welford running mean and sum of squared deviations per group. */
+void tide__agg_moments(const uint32_t *ids, const double *v, const uint8_t *valid, uint32_t n,
+                       double *mean, double *m2, uint64_t *counts);
+
+/* Weighted sums over rows where both value and weight are valid:
+ * wv[g] += w * v, ws[g] += w, counts[g] += 1. */
+void tide__agg_weighted(const uint32_t *ids, const double *v, const uint8_t *vvalid,
+                        const double *w, const uint8_t *wvalid, uint32_t n, double *wv,
+                        double *ws, uint64_t *counts);
+
+/* Rows per group of a chunk of ids. */
+void tide__agg_count(const uint32_t *ids, uint32_t n, uint64_t *counts);
+
+#endif /* TIDE_KERNELS_AGG_H */

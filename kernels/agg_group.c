@@ -1,0 +1,714 @@
+/*
+ * Grouping of table rows into dense group ids in order of first appearance
+ * (kernels/agg.h): direct maps for a single SYMBOL column or a single
+ * small-range integer column, the columnar hash table otherwise.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <omp.h>
+#include <stdlib.h>
+
+#include "kernels/agg.h"
+#include "kernels/hash.h"
+#include "kernels/radix.h"
+
+#define GRP_NONE UINT32_MAX
+/* A direct map is used when the key range is at most this many values, or
+ * at most twice the row count (whichever is larger, capped at 2^23). */
+#define GRP_DIRECT_MIN (1u << 16)
+#define GRP_DIRECT_MAX (1u << 23)
+/* Parallel direct grouping keeps a first-position array of the map's size
+ * per thread: at most this many entries in all. */
+#define GRP_PAR_MAP_MAX (1u << 24)
+
+/* Integer-like key types for the direct path: X(ENUM, ctype, NULL). */
+#define GRP_INT_TYPES(X)                                  \
+  X(BOOL, int8_t, TIDE_NULL_BOOL, INT8_MAX)               \
+  X(I8, int8_t, TIDE_NULL_I8, INT8_MAX)                   \
+  X(I16, int16_t, TIDE_NULL_I16, INT16_MAX)               \
+  X(I32, int32_t, TIDE_NULL_I32, INT32_MAX)               \
+  X(I64, int64_t, TIDE_NULL_I64, INT64_MAX)               \
+  X(TS, int64_t, TIDE_NULL_TS, INT64_MAX)                 \
+  X(SYMBOL, int32_t, TIDE_NULL_SYMBOL, INT32_MAX)
+
+void tide__groups_destroy(tide_groups_t *g) {
+  if (!g) return;
+  tide_free(g->ids);
+  tide_free(g->first_key);
+  memset(g, 0, sizeof *g);
+}
+
+/* Non-null min and max of an integer-like column over rs; false if every
+ * value is null (or there are no rows). */
+static bool grp_int_range(const tide_rowset_t *rs, const tide_source_t *src, int64_t *minp,
+                          int64_t *maxp, void *buf, uint64_t *keybuf) {
+  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  bool any = false;
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, rs);
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    const void *vals = tide__source_get(src, &seq, buf);
+    switch (src->type) {
+#define GRP_RANGE(E, ctype, NUL, MAXV)                   \
+  case TIDE_##E: {                                       \
+    const ctype *restrict v = (const ctype *)vals;       \
+    ctype cmn = MAXV, cmx = NUL;                         \
+    bool cany = false;                                   \
+    /* null is the type minimum: it never raises max */  \
+    for (uint32_t i = 0; i < seq.n; i++) {               \
+      ctype x = v[i];                                    \
+      bool nn = x != NUL;                                \
+      cmx = x > cmx ? x : cmx;                           \
+      cany |= nn;                                        \
+      cmn = (nn && x < cmn) ? x : cmn;                   \
+    }                                                    \
+    if (cany) {                                          \
+      any = true;                                        \
+      if ((int64_t)cmn < mn) mn = (int64_t)cmn;          \
+      if ((int64_t)cmx > mx) mx = (int64_t)cmx;          \
+    }                                                    \
+    break;                                               \
+  }
+      GRP_INT_TYPES(GRP_RANGE)
+#undef GRP_RANGE
+      default:
+        return false;
+    }
+  }
+  *minp = mn;
+  *maxp = mx;
+  return any;
+}
+
+/* Direct-map slots of a chunk of rows: the mixed-radix number of the
+ * per-column offsets (value - min + 1; 0 for null). */
+static void grp_slots(size_t nby, tide_source_t *const *by, const int64_t *mins,
+                      const uint64_t *cards, const tide_rowseq_t *seq, void *buf,
+                      uint64_t *restrict sl) {
+  const uint32_t n = seq->n;
+  for (size_t k = 0; k < nby; k++) {
+    const void *vals = tide__source_get(by[k], seq, buf);
+    const uint64_t minv = (uint64_t)mins[k];
+    const uint64_t card = cards[k];
+    switch (by[k]->type) {
+#define GRP_SLOT_BODY(E, ctype, NUL, MAXV)                                       \
+  case TIDE_##E: {                                                               \
+    const ctype *restrict v = (const ctype *)vals;                               \
+    if (k == 0) {                                                                \
+      for (uint32_t i = 0; i < n; i++) {                                         \
+        ctype x = v[i];                                                          \
+        sl[i] = x == NUL ? 0 : (uint64_t)(int64_t)x - minv + 1;                  \
+      }                                                                          \
+    } else {                                                                     \
+      for (uint32_t i = 0; i < n; i++) {                                         \
+        ctype x = v[i];                                                          \
+        sl[i] = sl[i] * card + (x == NUL ? 0 : (uint64_t)(int64_t)x - minv + 1); \
+      }                                                                          \
+    }                                                                            \
+    break;                                                                       \
+  }
+      GRP_INT_TYPES(GRP_SLOT_BODY)
+#undef GRP_SLOT_BODY
+      default:
+        assert(!"grouping: bad direct type");
+        break;
+    }
+  }
+}
+
+typedef struct grp_first_t {
+  uint64_t pos;
+  uint64_t slot;
+} grp_first_t;
+
+static int grp_first_cmp(const void *a, const void *b) {
+  uint64_t x = ((const grp_first_t *)a)->pos, y = ((const grp_first_t *)b)->pos;
+  return (x > y) - (x < y);
+}
+
+/* Parallel direct-map grouping (same ids as the sequential loop):
+ *  1. each thread computes the slots of its morsels into ids and the least
+ *     position of each slot it saw (thread-local array);
+ *  2. the least position of each slot over all threads orders the groups
+ *     by first appearance: group ids are ranks of those positions;
+ *  3. every row's slot is replaced by its group id.
+ * Returns TIDE_ERR_NOMEM (nothing set) when scratch cannot be allocated;
+ * the caller then uses the sequential loop. */
+static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
+                                       tide_source_t *const *by, const int64_t *mins,
+                                       const uint64_t *cards, uint64_t mapsize, int nt,
+                                       tide_groups_t *g) {
+  const uint64_t nrows = g->nrows;
+  const uint64_t nmorsels = (nrows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
+  uint64_t *lfirst = tide_malloc((size_t)nt * mapsize * sizeof *lfirst);
+  uint32_t *map = tide_malloc(mapsize * sizeof *map);
+  grp_first_t *firsts = NULL;
+  bool oom = !lfirst || !map;
+  if (!oom) {
+#pragma omp parallel num_threads(nt)
+    {
+      const int tid = omp_get_thread_num();
+      uint64_t *restrict lf = lfirst + (size_t)tid * mapsize;
+      memset(lf, 0xff, mapsize * sizeof *lf);
+      uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+      uint64_t *sl = tide_malloc(TIDE_CHUNK_SIZE * sizeof *sl);
+      void *buf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+      if (!keybuf || !sl || !buf) {
+#pragma omp atomic write
+        oom = true;
+      }
+#pragma omp for schedule(dynamic, 1)
+      for (uint64_t m = 0; m < nmorsels; m++) {
+        if (!keybuf || !sl || !buf) continue;
+        tide_rowset_iter_t it;
+        tide_rowseq_t seq;
+        tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+        while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+          grp_slots(nby, by, mins, cards, &seq, buf, sl);
+          uint32_t *restrict cid = g->ids + seq.pos;
+          for (uint32_t i = 0; i < seq.n; i++) {
+            uint64_t p = seq.pos + i;
+            cid[i] = (uint32_t)sl[i];
+            lf[sl[i]] = lf[sl[i]] < p ? lf[sl[i]] : p;
+          }
+        }
+      }
+      tide_free(keybuf);
+      tide_free(sl);
+      tide_free(buf);
+    }
+  }
+  if (oom) {
+    tide_free(lfirst);
+    tide_free(map);
+    return TIDE_ERR_NOMEM;
+  }
+  /* least position per slot (into thread 0's array) and the groups */
+  uint64_t ng = 0;
+  for (uint64_t sidx = 0; sidx < mapsize; sidx++) {
+    uint64_t p = lfirst[sidx];
+    for (int t = 1; t < nt; t++) {
+      uint64_t q = lfirst[(size_t)t * mapsize + sidx];
+      p = q < p ? q : p;
+    }
+    lfirst[sidx] = p;
+    ng += p != UINT64_MAX;
+  }
+  firsts = tide_malloc((ng ? ng : 1) * sizeof *firsts);
+  g->first_key = tide_malloc((ng ? ng : 1) * sizeof *g->first_key);
+  if (!firsts || !g->first_key) {
+    tide_free(firsts);
+    tide_free(lfirst);
+    tide_free(map);
+    tide_free(g->first_key);
+    g->first_key = NULL;
+    return TIDE_ERR_NOMEM;
+  }
+  uint64_t q = 0;
+  for (uint64_t sidx = 0; sidx < mapsize; sidx++)
+    if (lfirst[sidx] != UINT64_MAX) firsts[q++] = (grp_first_t){lfirst[sidx], sidx};
+  qsort(firsts, ng, sizeof *firsts, grp_first_cmp);
+  for (uint64_t r = 0; r < ng; r++) {
+    map[firsts[r].slot] = (uint32_t)r;
+    g->first_key[r] = tide_rowset_key_at(rs, firsts[r].pos);
+  }
+  uint32_t *restrict ids = g->ids;
+  const int64_t nr = (int64_t)nrows;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < nr; i++) ids[i] = map[ids[i]];
+  g->ngroups = (uint32_t)ng;
+  tide_free(firsts);
+  tide_free(lfirst);
+  tide_free(map);
+  return TIDE_OK;
+}
+
+/* ------------------------------------------------ parallel hash path */
+
+/* Thread-local pre-grouping of one contiguous range of positions. */
+typedef struct grp_local_t {
+  tide_keyset_t *ks;
+  uint64_t start, count;  /* positions */
+  uint64_t nloc;          /* local groups */
+  uint64_t *first_pos;    /* local group -> position of its first row */
+  uint64_t *first_key;    /* local group -> row key of its first row */
+  uint32_t *part;         /* local group -> partition */
+  uint32_t *map;          /* local group -> id in its partition, then global id */
+  tide_status st;
+} grp_local_t;
+
+/* One partition of the merge: the groups whose hash falls in it. */
+typedef struct grp_part_t {
+  tide_keyset_t *ks;
+  uint64_t *first_pos;    /* partition group -> first position overall */
+  uint64_t *first_key;
+  uint32_t *gid;          /* partition group -> global id */
+  tide_status st;
+} grp_part_t;
+
+/* Copy n elements of width w at indices idx of src into dst. */
+static void grp_gather(size_t w, const void *src, const uint32_t *idx, uint32_t n, void *dst) {
+  switch (w) {
+#define GRP_GATHER(W, T)                                          \
+  case W: {                                                       \
+    const T *restrict sv = (const T *)src;                        \
+    T *restrict dv = (T *)dst;                                    \
+    for (uint32_t i = 0; i < n; i++) dv[i] = sv[idx[i]];          \
+    break;                                                        \
+  }
+    GRP_GATHER(1, uint8_t)
+    GRP_GATHER(2, uint16_t)
+    GRP_GATHER(4, uint32_t)
+    GRP_GATHER(8, uint64_t)
+#undef GRP_GATHER
+    default:
+      break;
+  }
+}
+
+static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t nby,
+                                 tide_source_t *const *by, const tide_type_t *types, uint32_t np,
+                                 uint32_t *ids) {
+  uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+  char *bufs = tide_malloc(nby * TIDE_CHUNK_SIZE * 8);
+  const void **cols = tide_malloc(nby * sizeof *cols);
+  uint64_t *hash = NULL;
+  uint64_t fcap = 0;
+  tide_status st = TIDE_OK;
+  L->ks = tide__keyset_create(nby, types, 0, NULL);
+  if (!keybuf || !bufs || !cols || !L->ks) st = TIDE_ERR_NOMEM;
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init_pos(&it, rs, L->start, L->count);
+  while (st == TIDE_OK && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    for (size_t k = 0; k < nby; k++)
+      cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+    uint32_t *restrict cid = ids + seq.pos;
+    st = tide__keyset_insert(L->ks, cols, seq.n, cid);
+    if (st != TIDE_OK) break;
+    uint64_t ng = L->nloc;
+    if (ng + seq.n > fcap) {
+      uint64_t ncap = fcap ? fcap * 2 : 1024;
+      while (ncap < ng + seq.n) ncap *= 2;
+      uint64_t *a = tide_realloc(L->first_pos, ncap * sizeof *a);
+      if (a) L->first_pos = a;
+      uint64_t *b = tide_realloc(L->first_key, ncap * sizeof *b);
+      if (b) L->first_key = b;
+      if (!a || !b) {
+        st = TIDE_ERR_NOMEM;
+        break;
+      }
+      fcap = ncap;
+    }
+    for (uint32_t i = 0; i < seq.n; i++) {
+      if (cid[i] == ng) {
+        L->first_pos[ng] = seq.pos + i;
+        L->first_key[ng] = seq.keys ? seq.keys[i] : seq.first + i;
+        ng++;
+      }
+    }
+    L->nloc = ng;
+  }
+  if (st == TIDE_OK) {
+    const uint64_t nl = L->nloc;
+    hash = tide_malloc((nl ? nl : 1) * sizeof *hash);
+    L->part = tide_malloc((nl ? nl : 1) * sizeof *L->part);
+    L->map = tide_malloc((nl ? nl : 1) * sizeof *L->map);
+    if (!hash || !L->part || !L->map) {
+      st = TIDE_ERR_NOMEM;
+    } else {
+      for (size_t k = 0; k < nby; k++) cols[k] = tide__keyset_keys(L->ks, k);
+      tide__hash_keys(nby, types, cols, (uint32_t)nl, hash);
+      /* partition by the hash's top bits (slots use the low bits) */
+      for (uint64_t l = 0; l < nl; l++) L->part[l] = (uint32_t)(((hash[l] >> 32) * np) >> 32);
+    }
+  }
+  tide_free(hash);
+  tide_free(keybuf);
+  tide_free(bufs);
+  tide_free(cols);
+  return st;
+}
+
+/* Merge partition p: insert the local groups that hash into it, thread by
+ * thread (so in order of first appearance within the partition). */
+static tide_status grp_part_run(grp_part_t *P, uint32_t p, grp_local_t *locs, int nt, size_t nby,
+                                const tide_type_t *types) {
+  uint32_t *idx = tide_malloc(TIDE_CHUNK_SIZE * sizeof *idx);
+  uint32_t *out = tide_malloc(TIDE_CHUNK_SIZE * sizeof *out);
+  char *tmp = tide_malloc(nby * TIDE_CHUNK_SIZE * 8);
+  const void **cols = tide_malloc(nby * sizeof *cols);
+  uint64_t cap = 0, ng = 0;
+  tide_status st = TIDE_OK;
+  P->ks = tide__keyset_create(nby, types, 0, NULL);
+  if (!idx || !out || !tmp || !cols || !P->ks) st = TIDE_ERR_NOMEM;
+  for (int t = 0; t < nt && st == TIDE_OK; t++) {
+    grp_local_t *L = &locs[t];
+    uint64_t l = 0;
+    while (l < L->nloc && st == TIDE_OK) {
+      uint32_t m = 0;
+      for (; l < L->nloc && m < TIDE_CHUNK_SIZE; l++)
+        if (L->part[l] == p) idx[m++] = (uint32_t)l;
+      if (!m) continue;
+      for (size_t k = 0; k < nby; k++) {
+        grp_gather(tide_type_width(types[k]), tide__keyset_keys(L->ks, k), idx, m,
+                   tmp + k * TIDE_CHUNK_SIZE * 8);
+        cols[k] = tmp + k * TIDE_CHUNK_SIZE * 8;
+      }
+      st = tide__keyset_insert(P->ks, cols, m, out);
+      if (st != TIDE_OK) break;
+      if (ng + m > cap) {
+        uint64_t ncap = cap ? cap * 2 : 1024;
+        while (ncap < ng + m) ncap *= 2;
+        uint64_t *a = tide_realloc(P->first_pos, ncap * sizeof *a);
+        if (a) P->first_pos = a;
+        uint64_t *b = tide_realloc(P->first_key, ncap * sizeof *b);
+        if (b) P->first_key = b;
+        if (!a || !b) {
+          st = TIDE_ERR_NOMEM;
+          break;
+        }
+        cap = ncap;
+      }
+      for (uint32_t j = 0; j < m; j++) {
+        L->map[idx[j]] = out[j];
+        if (out[j] == ng) {
+          P->first_pos[ng] = L->first_pos[idx[j]];
+          P->first_key[ng] = L->first_key[idx[j]];
+          ng++;
+        }
+      }
+    }
+  }
+  tide_free(idx);
+  tide_free(out);
+  tide_free(tmp);
+  tide_free(cols);
+  return st;
+}
+
+/* Parallel hash grouping (same ids as the sequential loop):
+ *  1. each thread groups one contiguous range of positions with its own
+ *     key set (ids local to the range, in first-appearance order);
+ *  2. partitions (by key hash) merge the local groups, thread by thread,
+ *     each into its own key set, remembering every group's first position;
+ *  3. global ids are the ranks of the groups' first positions;
+ *  4. every row's local id is replaced by its global id.
+ * TIDE_ERR_NOMEM when memory is short (the caller falls back). */
+static tide_status grp_hash_parallel(const tide_rowset_t *rs, size_t nby,
+                                     tide_source_t *const *by, const tide_type_t *types, int nt,
+                                     tide_groups_t *g) {
+  const uint64_t nrows = g->nrows;
+  const uint32_t np = (uint32_t)nt;
+  grp_local_t *locs = tide_calloc((size_t)nt, sizeof *locs);
+  grp_part_t *parts = tide_calloc(np, sizeof *parts);
+  uint64_t *pk = NULL, *pv = NULL;
+  tide_status st = TIDE_OK;
+  if (!locs || !parts) {
+    st = TIDE_ERR_NOMEM;
+    goto done;
+  }
+  /* ranges of whole chunks */
+  uint64_t per = (nrows + (uint64_t)nt - 1) / (uint64_t)nt;
+  per = (per + TIDE_CHUNK_SIZE - 1) / TIDE_CHUNK_SIZE * TIDE_CHUNK_SIZE;
+  for (int t = 0; t < nt; t++) {
+    uint64_t a = per * (uint64_t)t;
+    locs[t].start = a < nrows ? a : nrows;
+    locs[t].count = a < nrows ? TIDE_MIN(per, nrows - a) : 0;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; t++) locs[t].st = grp_local_run(&locs[t], rs, nby, by, types, np, g->ids);
+  for (int t = 0; t < nt; t++)
+    if (locs[t].st != TIDE_OK) st = locs[t].st;
+  if (st != TIDE_OK) goto done;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int p = 0; p < (int)np; p++) parts[p].st = grp_part_run(&parts[p], (uint32_t)p, locs, nt, nby, types);
+  uint64_t total = 0;
+  for (uint32_t p = 0; p < np; p++) {
+    if (parts[p].st != TIDE_OK) st = parts[p].st;
+    else total += tide__keyset_size(parts[p].ks);
+  }
+  if (st != TIDE_OK) goto done;
+  if (total >= UINT32_MAX) {
+    st = TIDE_ERR_RANGE;
+    goto done;
+  }
+  /* global order: sort (first position, partition << 32 | id) */
+  pk = tide_malloc((total ? total : 1) * sizeof *pk);
+  pv = tide_malloc((total ? total : 1) * sizeof *pv);
+  g->first_key = tide_malloc((total ? total : 1) * sizeof *g->first_key);
+  if (!pk || !pv || !g->first_key) {
+    st = TIDE_ERR_NOMEM;
+    goto done;
+  }
+  uint64_t q = 0;
+  for (uint32_t p = 0; p < np; p++) {
+    uint32_t n = tide__keyset_size(parts[p].ks);
+    parts[p].gid = tide_malloc((n ? n : 1) * sizeof *parts[p].gid);
+    if (!parts[p].gid) {
+      st = TIDE_ERR_NOMEM;
+      goto done;
+    }
+    for (uint32_t i = 0; i < n; i++, q++) {
+      pk[q] = parts[p].first_pos[i];
+      pv[q] = (uint64_t)p << 32 | i;
+    }
+  }
+  if (tide__radix_sort(pk, pv, total, NULL) != TIDE_OK) {
+    st = TIDE_ERR_NOMEM;
+    goto done;
+  }
+  for (uint64_t r = 0; r < total; r++) {
+    grp_part_t *P = &parts[pv[r] >> 32];
+    uint32_t i = (uint32_t)pv[r];
+    P->gid[i] = (uint32_t)r;
+    g->first_key[r] = P->first_key[i];
+  }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; t++) {
+    grp_local_t *L = &locs[t];
+    for (uint64_t l = 0; l < L->nloc; l++) L->map[l] = parts[L->part[l]].gid[L->map[l]];
+    uint32_t *restrict ids = g->ids + L->start;
+    const uint32_t *restrict map = L->map;
+    for (uint64_t i = 0; i < L->count; i++) ids[i] = map[ids[i]];
+  }
+  g->ngroups = (uint32_t)total;
+done:
+  if (st != TIDE_OK) {
+    tide_free(g->first_key);
+    g->first_key = NULL;
+  }
+  for (int t = 0; locs && t < nt; t++) {
+    tide__keyset_free(locs[t].ks);
+    tide_free(locs[t].first_pos);
+    tide_free(locs[t].first_key);
+    tide_free(locs[t].part);
+    tide_free(locs[t].map);
+  }
+  for (uint32_t p = 0; parts && p < np; p++) {
+    tide__keyset_free(parts[p].ks);
+    tide_free(parts[p].first_pos);
+    tide_free(parts[p].first_key);
+    tide_free(parts[p].gid);
+  }
+  tide_free(locs);
+  tide_free(parts);
+  tide_free(pk);
+  tide_free(pv);
+  return st;
+}
+
+typedef enum grp_path_t { GRP_ALL, GRP_DIRECT, GRP_HASH } grp_path_t;
+
+tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                               tide_groups_t *g, const char *op, tide_error *err) {
+  memset(g, 0, sizeof *g);
+  const uint64_t nrows = tide_rowset_size(rs);
+  if (nrows >= (uint64_t)UINT32_MAX * 16) {
+    return tide_error_set(err, TIDE_ERR_RANGE, "%s: too many rows (%llu)", op,
+                          (unsigned long long)nrows);
+  }
+  g->nrows = nrows;
+  tide_status st = TIDE_OK;
+  uint64_t fcap = 0;
+  uint32_t *map = NULL;
+  tide_keyset_t *ks = NULL;
+  char *bufs = NULL;
+  uint64_t *keybuf = NULL;
+  const void **cols = NULL;
+  tide_type_t *types = NULL;
+  int64_t *mins = NULL;
+  uint64_t *cards = NULL;
+  uint64_t *slots = NULL;
+
+  g->ids = tide_malloc((nrows ? nrows : 1) * sizeof *g->ids);
+  keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+  bufs = tide_malloc((nby ? nby : 1) * TIDE_CHUNK_SIZE * 8);
+  cols = tide_malloc((nby ? nby : 1) * sizeof *cols);
+  types = tide_malloc((nby ? nby : 1) * sizeof *types);
+  if (!g->ids || !keybuf || !bufs || !cols || !types) goto oom;
+  for (size_t k = 0; k < nby; k++) types[k] = by[k]->type;
+
+  /* Choose the path: a direct map when every key column is a SYMBOL or an
+   * integer-like column and the product of their cardinalities (distinct
+   * codes / value range, plus one for null) is small. Slot of a row:
+   * mixed-radix number of its per-column slots (0 = null). */
+  grp_path_t path = GRP_HASH;
+  uint64_t mapsize = 1;
+  if (nby == 0) {
+    path = GRP_ALL;
+  } else {
+    mins = tide_malloc(nby * sizeof *mins);
+    cards = tide_malloc(nby * sizeof *cards);
+    if (!mins || !cards) goto oom;
+    uint64_t limit = nrows * 2 > GRP_DIRECT_MIN ? nrows * 2 : GRP_DIRECT_MIN;
+    if (limit > GRP_DIRECT_MAX) limit = GRP_DIRECT_MAX;
+    bool direct = true;
+    for (size_t k = 0; k < nby && direct; k++) {
+      tide_type_t ty = by[k]->type;
+      uint64_t card;
+      if (ty == TIDE_SYMBOL) {
+        if (!by[k]->symtab) {
+          direct = false;
+          break;
+        }
+        mins[k] = 0;
+        card = (uint64_t)tide_symtab_size(by[k]->symtab) + 1;
+      } else if (ty == TIDE_STRING || tide_type_is_floating(ty)) {
+        direct = false;
+        break;
+      } else {
+        int64_t mn, mx;
+        if (!grp_int_range(rs, by[k], &mn, &mx, bufs, keybuf)) {
+          mins[k] = 0; /* all null (or no rows): one slot */
+          card = 1;
+        } else if ((uint64_t)mx - (uint64_t)mn < limit) {
+          mins[k] = mn;
+          card = (uint64_t)mx - (uint64_t)mn + 2;
+        } else {
+          direct = false;
+          break;
+        }
+      }
+      cards[k] = card;
+      if (card > limit || mapsize * card > limit) direct = false;
+      else mapsize *= card;
+    }
+    if (direct) path = GRP_DIRECT;
+  }
+  if (path == GRP_DIRECT) {
+    /* Parallel when there are several morsels and the per-thread
+     * first-position arrays stay small. */
+    int nt = tide__threads_for(nrows);
+    if (nt > 1 && mapsize * (uint64_t)nt <= GRP_PAR_MAP_MAX &&
+        grp_direct_parallel(rs, nby, by, mins, cards, mapsize, nt, g) == TIDE_OK)
+      goto done;
+    map = tide_malloc(mapsize * sizeof *map);
+    slots = tide_malloc(TIDE_CHUNK_SIZE * sizeof *slots);
+    if (!map || !slots) goto oom;
+    memset(map, 0xff, mapsize * sizeof *map);
+  } else if (path == GRP_HASH) {
+    /* The merge re-inserts every thread's distinct keys: with many groups
+     * the parallel plan does up to twice the sequential work, so it needs
+     * at least three threads to pay off. */
+    int nt = tide__threads_for(nrows);
+    if (nt >= 3 && grp_hash_parallel(rs, nby, by, types, nt, g) == TIDE_OK) goto done;
+    ks = tide__keyset_create(nby, types, 0, err);
+    if (!ks) {
+      st = err ? err->status : TIDE_ERR_NOMEM;
+      goto fail;
+    }
+  }
+
+  uint32_t next = 0; /* groups created by the direct path */
+  uint64_t ng = 0;   /* groups seen by the first-key scan */
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, rs);
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    uint32_t *restrict cid = g->ids + seq.pos;
+    const uint32_t n = seq.n;
+    switch (path) {
+      case GRP_ALL:
+        for (uint32_t i = 0; i < n; i++) cid[i] = 0;
+        break;
+      case GRP_DIRECT: {
+        uint64_t *restrict sl = slots;
+        grp_slots(nby, by, mins, cards, &seq, bufs, sl);
+        for (uint32_t i = 0; i < n; i++) {
+          uint32_t gid = map[sl[i]];
+          if (TIDE_UNLIKELY(gid == GRP_NONE)) {
+            gid = next++;
+            map[sl[i]] = gid;
+          }
+          cid[i] = gid;
+        }
+        break;
+      }
+      case GRP_HASH: {
+        for (size_t k = 0; k < nby; k++)
+          cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+        st = tide__keyset_insert(ks, cols, n, cid);
+        if (st != TIDE_OK) {
+          tide_error_set(err, st, "%s: grouping failed: %s", op, tide_status_str(st));
+          goto fail;
+        }
+        break;
+      }
+    }
+    /* Record the first row of each new group (ids are assigned in row
+     * order, so new groups appear as ng, ng+1, ...). */
+    if (ng + n > fcap) {
+      uint64_t ncap = fcap ? fcap * 2 : 256;
+      while (ncap < ng + n) ncap *= 2;
+      uint64_t *f = tide_realloc(g->first_key, ncap * sizeof *f);
+      if (!f) goto oom;
+      g->first_key = f;
+      fcap = ncap;
+    }
+    uint64_t *restrict fk = g->first_key;
+    if (seq.keys) {
+      for (uint32_t i = 0; i < n; i++)
+        if (cid[i] == ng) fk[ng++] = seq.keys[i];
+    } else {
+      for (uint32_t i = 0; i < n; i++)
+        if (cid[i] == ng) fk[ng++] = seq.first + i;
+    }
+  }
+  g->ngroups = (uint32_t)ng;
+  goto done;
+
+oom:
+  st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory grouping %llu rows", op,
+                      (unsigned long long)nrows);
+fail:
+  tide__groups_destroy(g);
+done:
+  tide__keyset_free(ks);
+  tide_free(map);
+  tide_free(mins);
+  tide_free(cards);
+  tide_free(slots);
+  tide_free(bufs);
+  tide_free(keybuf);
+  tide_free(cols);
+  tide_free(types);
+  return st;
+}
+
+uint64_t *tide__groups_last_keys(const tide_groups_t *g, const tide_rowset_t *rs,
+                                 tide_error *err) {
+  uint64_t *last = tide_malloc((g->ngroups ? g->ngroups : 1) * sizeof *last);
+  uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+  if (!last || !keybuf) {
+    tide_free(last);
+    tide_free(keybuf);
+    tide_error_set(err, TIDE_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, rs);
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    const uint32_t *restrict cid = g->ids + seq.pos;
+    if (seq.keys) {
+      for (uint32_t i = 0; i < seq.n; i++) last[cid[i]] = seq.keys[i];
+    } else {
+      for (uint32_t i = 0; i < seq.n; i++) last[cid[i]] = seq.first + i;
+    }
+  }
+  tide_free(keybuf);
+  return last;
+}
+
+uint64_t *tide__groups_sizes(const tide_groups_t *g, tide_error *err) {
+  uint64_t *c = tide_calloc(g->ngroups ? g->ngroups : 1, sizeof *c);
+  if (!c) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  const uint32_t *restrict ids = g->ids;
+  for (uint64_t i = 0; i < g->nrows; i++) c[ids[i]]++;
+  return c;
+}

@@ -1,0 +1,85 @@
+/*
+ * head_by / tail_by: the first / last n rows of each group of the key
+ * columns, in table order. Rows are grouped (kernels/agg_group.c); a
+ * running count per group keeps a row while it is among the group's first
+ * n (head) or last n (tail: rank >= size - n). The result shares the
+ * parent's column sources with a new RowSet (a subset of its keys).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "kernels/agg.h"
+
+static tide_table_t *headby_run(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
+                                bool tail, const char *op, tide_error *err) {
+  if (!t) {
+    tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
+    return NULL;
+  }
+  if (nby && !by) {
+    tide_error_set(err, TIDE_ERR_INVALID, "%s: no key columns given", op);
+    return NULL;
+  }
+  tide_source_t **in = tide_malloc((nby ? nby : 1) * sizeof *in);
+  tide_groups_t g;
+  memset(&g, 0, sizeof g);
+  uint64_t *seen = NULL, *sizes = NULL, *keep = NULL, *keybuf = NULL;
+  tide_rowset_t *rs = NULL;
+  tide_table_t *res = NULL;
+  if (!in) goto oom;
+  for (size_t k = 0; k < nby; k++) {
+    int idx = tide__col_lookup(t, by[k], op, err);
+    if (idx < 0) goto done;
+    in[k] = t->cols[idx];
+  }
+  if (tide__groups_build(t->rowset, nby, in, &g, op, err) != TIDE_OK) goto done;
+  seen = tide_calloc(g.ngroups ? g.ngroups : 1, sizeof *seen);
+  keep = tide_malloc((g.nrows ? g.nrows : 1) * sizeof *keep);
+  keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+  if (!seen || !keep || !keybuf) goto oom;
+  if (tail) {
+    sizes = tide__groups_sizes(&g, err);
+    if (!sizes) goto oom;
+    /* keep when rank >= size - n: turn sizes into the first kept rank */
+    for (uint32_t gi = 0; gi < g.ngroups; gi++) sizes[gi] = sizes[gi] > n ? sizes[gi] - n : 0;
+  }
+  uint64_t nkeep = 0;
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, t->rowset);
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    const uint32_t *restrict ids = g.ids + seq.pos;
+    for (uint32_t i = 0; i < seq.n; i++) {
+      uint32_t gi = ids[i];
+      uint64_t rank = seen[gi]++;
+      bool k = tail ? rank >= sizes[gi] : rank < n;
+      keep[nkeep] = seq.keys ? seq.keys[i] : seq.first + i;
+      nkeep += k;
+    }
+  }
+  rs = tide_rowset_from_keys(keep, nkeep);
+  if (!rs) goto oom;
+  res = tide_table_create(rs, t->ncols, (const char *const *)t->names, t->cols, err);
+  if (!res) tide_error_prefix(err, "%s", op);
+  goto done;
+oom:
+  tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+done:
+  tide_rowset_free(rs);
+  tide__groups_destroy(&g);
+  tide_free(in);
+  tide_free(seen);
+  tide_free(sizes);
+  tide_free(keep);
+  tide_free(keybuf);
+  return res;
+}
+
+tide_table_t *tide_head_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
+                           tide_error *err) {
+  return headby_run(t, n, by, nby, false, "head_by", err);
+}
+
+tide_table_t *tide_tail_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
+                           tide_error *err) {
+  return headby_run(t, n, by, nby, true, "tail_by", err);
+}

@@ -1,0 +1,574 @@
+/*
+ * Tests of the columnar hash table (kernels/hash.c) against a naive
+ * reference: a list of distinct tuples searched linearly, with matching
+ * rules written independently (== for integers, -0.0 == 0.0 and NaN == NaN
+ * for floats, strcmp for strings, NULL == NULL).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/hash.h"
+#include "testutil.h"
+
+static const tide_type_t ALL_TYPES[] = {TIDE_BOOL, TIDE_I8,  TIDE_I16, TIDE_I32,    TIDE_I64,
+                                        TIDE_F32,  TIDE_F64, TIDE_TS,  TIDE_STRING, TIDE_SYMBOL};
+#define NALL (sizeof ALL_TYPES / sizeof ALL_TYPES[0])
+
+#define MAXCOLS 4
+#define STRW 48
+
+typedef struct gen_t {
+  size_t ncols;
+  tide_type_t types[MAXCOLS];
+  void *cols[MAXCOLS];
+  char *strbuf[MAXCOLS]; /* STRING: per-row private copies */
+  uint32_t n;
+} gen_t;
+
+static const char *STR_POOL[] = {"",
+                                 "a",
+                                 "b",
+                                 "ab",
+                                 "ba",
+                                 "abcdefgh",
+                                 "abcdefgi",
+                                 "abcdefghijklmnop",
+                                 "abcdefghijklmnoq",
+                                 "the quick brown fox jumps over",
+                                 "the quick brown fox jumps ovex",
+                                 "id0000000042",
+                                 "id0000000043",
+                                 /* every length 1..13, pairs differing in the last byte */
+                                 "x", "abc", "abd", "abcd", "abce", "abcde", "abcdf",
+                                 "abcdef", "abcdeg", "abcdefg", "abcdefh", "abcdefghi",
+                                 "abcdefghj", "abcdefghij", "abcdefghik", "abcdefghijk",
+                                 "abcdefghijl", "abcdefghijkl", "abcdefghijkm", "abcdefghijklm",
+                                 "abcdefghijkln", "bbcdefghijkl", "abcdefghijkk"};
+#define NSTR_POOL (sizeof STR_POOL / sizeof STR_POOL[0])
+
+/* Random value of type t drawn from a domain of about d values (with null). */
+static void gen_value(tu_rng *r, tide_type_t t, uint32_t d, void *out, char *sbuf) {
+  uint64_t x = tu_below(r, d + 1);
+  bool null = x == d;
+  switch (t) {
+    case TIDE_BOOL: {
+      int8_t v = null ? TIDE_NULL_BOOL : (int8_t)(x & 1);
+      memcpy(out, &v, 1);
+      break;
+    }
+    case TIDE_I8: {
+      int8_t v = null ? TIDE_NULL_I8 : (int8_t)((int)(x % 200) - 100);
+      memcpy(out, &v, 1);
+      break;
+    }
+    case TIDE_I16: {
+      int16_t v = null ? TIDE_NULL_I16 : (int16_t)((int)x * 257 - 1000);
+      memcpy(out, &v, 2);
+      break;
+    }
+    case TIDE_I32: {
+      int32_t v = null ? TIDE_NULL_I32 : (int32_t)(x * 1000003u) - 5;
+      memcpy(out, &v, 4);
+      break;
+    }
+    case TIDE_I64:
+    case TIDE_TS: {
+      int64_t v = null ? TIDE_NULL_I64 : (int64_t)(x * 0x100000001ULL) - 7;
+      if (!null && x == 1) v = INT64_MAX;
+      memcpy(out, &v, 8);
+      break;
+    }
+    case TIDE_F32: {
+      float v;
+      if (null) v = TIDE_NULL_F32;
+      else if (x == 0) v = 0.0f;
+      else if (x == 1) v = -0.0f;
+      else if (x == 2) v = NAN;
+      else if (x == 3) v = -NAN;
+      else v = (float)x * 0.5f;
+      memcpy(out, &v, 4);
+      break;
+    }
+    case TIDE_F64: {
+      double v;
+      if (null) v = TIDE_NULL_F64;
+      else if (x == 0) v = 0.0;
+      else if (x == 1) v = -0.0;
+      else if (x == 2) v = NAN;
+      else if (x == 3) v = -NAN;
+      else if (x == 4) v = INFINITY;
+      else v = (double)x * 0.25 - 3;
+      memcpy(out, &v, 8);
+      break;
+    }
+    case TIDE_STRING: {
+      const char *s = NULL;
+      if (!null) {
+        if (x < NSTR_POOL) {
+          snprintf(sbuf, STRW, "%s", STR_POOL[x]);
+        } else {
+          snprintf(sbuf, STRW, "s%llu", (unsigned long long)x);
+        }
+        s = sbuf;
+      }
+      memcpy(out, &s, sizeof s);
+      break;
+    }
+    case TIDE_SYMBOL: {
+      int32_t v = null ? TIDE_NULL_SYMBOL : (int32_t)x;
+      memcpy(out, &v, 4);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+static void gen_init(gen_t *g, size_t ncols, const tide_type_t *types, uint32_t n) {
+  memset(g, 0, sizeof *g);
+  g->ncols = ncols;
+  g->n = n;
+  for (size_t k = 0; k < ncols; k++) {
+    g->types[k] = types[k];
+    g->cols[k] = malloc((size_t)(n ? n : 1) * tide_type_width(types[k]));
+    if (types[k] == TIDE_STRING) g->strbuf[k] = malloc((size_t)(n ? n : 1) * STRW);
+  }
+}
+
+static void gen_fill(gen_t *g, tu_rng *r, const uint32_t *domains) {
+  for (uint32_t i = 0; i < g->n; i++)
+    for (size_t k = 0; k < g->ncols; k++) {
+      size_t w = tide_type_width(g->types[k]);
+      gen_value(r, g->types[k], domains[k], (char *)g->cols[k] + (size_t)i * w,
+                g->strbuf[k] ? g->strbuf[k] + (size_t)i * STRW : NULL);
+    }
+}
+
+static void gen_free(gen_t *g) {
+  for (size_t k = 0; k < g->ncols; k++) {
+    free(g->cols[k]);
+    free(g->strbuf[k]);
+  }
+}
+
+/* Reference equality of value a (type t) and b. */
+static bool ref_eq(tide_type_t t, const void *a, const void *b) {
+  switch (t) {
+    case TIDE_F32: {
+      float x, y;
+      memcpy(&x, a, 4);
+      memcpy(&y, b, 4);
+      return x == y || (isnan(x) && isnan(y));
+    }
+    case TIDE_F64: {
+      double x, y;
+      memcpy(&x, a, 8);
+      memcpy(&y, b, 8);
+      return x == y || (isnan(x) && isnan(y));
+    }
+    case TIDE_STRING: {
+      const char *x, *y;
+      memcpy(&x, a, sizeof x);
+      memcpy(&y, b, sizeof y);
+      if (!x || !y) return x == y;
+      return strcmp(x, y) == 0;
+    }
+    default:
+      return memcmp(a, b, tide_type_width(t)) == 0;
+  }
+}
+
+static bool ref_row_eq(const gen_t *g, uint32_t i, const gen_t *h, uint32_t j) {
+  for (size_t k = 0; k < g->ncols; k++) {
+    size_t w = tide_type_width(g->types[k]);
+    if (!ref_eq(g->types[k], (const char *)g->cols[k] + (size_t)i * w,
+                (const char *)h->cols[k] + (size_t)j * w))
+      return false;
+  }
+  return true;
+}
+
+/* Naive reference: distinct tuples as first-appearance rows of g. */
+typedef struct ref_t {
+  uint32_t *first;
+  uint32_t n;
+} ref_t;
+
+static uint32_t ref_find(const ref_t *ref, const gen_t *g, const gen_t *q, uint32_t j) {
+  for (uint32_t id = 0; id < ref->n; id++)
+    if (ref_row_eq(g, ref->first[id], q, j)) return id;
+  return TIDE_KEYSET_ABSENT;
+}
+
+static void test_random(uint64_t seed, int iter) {
+  tu_rng r = {seed};
+  size_t ncols = 1 + tu_below(&r, MAXCOLS);
+  tide_type_t types[MAXCOLS];
+  uint32_t dom[MAXCOLS];
+  for (size_t k = 0; k < ncols; k++) {
+    types[k] = ALL_TYPES[tu_below(&r, NALL)];
+    dom[k] = 1 + (uint32_t)tu_below(&r, iter % 3 == 0 ? 40 : 8);
+  }
+  uint32_t n = (uint32_t)tu_below(&r, 5000);
+  gen_t g;
+  gen_init(&g, ncols, types, n);
+  gen_fill(&g, &r, dom);
+
+  tide_error err;
+  tide_keyset_t *ks = tide__keyset_create(ncols, types, tu_below(&r, 3) ? 0 : tu_below(&r, 5000), &err);
+  CHECK_OK_PTR(ks, err);
+  if (!ks) return;
+  uint32_t *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+  /* Insert in random batches, some larger than a chunk. */
+  uint32_t done = 0;
+  while (done < n) {
+    uint32_t b = 1 + (uint32_t)tu_below(&r, tu_below(&r, 2) ? 10 : 5000);
+    if (b > n - done) b = n - done;
+    const void *cols[MAXCOLS];
+    for (size_t k = 0; k < ncols; k++)
+      cols[k] = (const char *)g.cols[k] + (size_t)done * tide_type_width(types[k]);
+    tide_status st = tide__keyset_insert(ks, cols, b, ids + done);
+    CHECK(st == TIDE_OK);
+    done += b;
+  }
+  /* Reference ids. */
+  ref_t ref = {malloc((size_t)(n ? n : 1) * sizeof(uint32_t)), 0};
+  int bad = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t id = ref_find(&ref, &g, &g, i);
+    if (id == TIDE_KEYSET_ABSENT) {
+      id = ref.n;
+      ref.first[ref.n++] = i;
+    }
+    if (ids[i] != id && bad++ < 3)
+      CHECK_MSG(false, "seed %llu row %u: id %u, expected %u", (unsigned long long)seed, i, ids[i], id);
+  }
+  tu_checks++;
+  CHECK_MSG(tide__keyset_size(ks) == ref.n, "seed %llu: size %u, expected %u",
+            (unsigned long long)seed, tide__keyset_size(ks), ref.n);
+  /* Stored keys equal the first appearance (and strings are copies). */
+  for (size_t k = 0; k < ncols && tide__keyset_size(ks) == ref.n; k++) {
+    size_t w = tide_type_width(types[k]);
+    const char *keys = tide__keyset_keys(ks, k);
+    for (uint32_t id = 0; id < ref.n; id++) {
+      const char *a = keys + (size_t)id * w;
+      const char *b = (const char *)g.cols[k] + (size_t)ref.first[id] * w;
+      if (!ref_eq(types[k], a, b) || (types[k] != TIDE_STRING && memcmp(a, b, w) != 0)) {
+        CHECK_MSG(false, "seed %llu: stored key col %zu id %u differs", (unsigned long long)seed, k, id);
+        break;
+      }
+      if (types[k] == TIDE_STRING) {
+        const char *sa, *sb;
+        memcpy(&sa, a, sizeof sa);
+        memcpy(&sb, b, sizeof sb);
+        if (sa && sa == sb) {
+          CHECK_MSG(false, "seed %llu: string key not copied", (unsigned long long)seed);
+          break;
+        }
+      }
+    }
+  }
+  /* Hashes agree for equal tuples. */
+  if (n) {
+    uint64_t *h = malloc((size_t)n * sizeof *h);
+    tide__hash_keys(ncols, types, (const void *const *)g.cols, n, h);
+    int hb = 0;
+    for (uint32_t i = 0; i < n && hb < 3; i++) {
+      if (ids[i] < ref.n && h[i] != h[ref.first[ids[i]]]) {
+        CHECK_MSG(false, "seed %llu row %u: hash differs from equal key's", (unsigned long long)seed, i);
+        hb++;
+      }
+    }
+    free(h);
+  }
+  /* find over fresh rows from a wider domain (some absent), in batches. */
+  uint32_t dom2[MAXCOLS];
+  for (size_t k = 0; k < ncols; k++) dom2[k] = dom[k] + 3;
+  uint32_t nq = (uint32_t)tu_below(&r, 1500);
+  gen_t q;
+  gen_init(&q, ncols, types, nq);
+  gen_fill(&q, &r, dom2);
+  uint32_t *qids = malloc((size_t)(nq ? nq : 1) * sizeof *qids);
+  done = 0;
+  while (done < nq) {
+    uint32_t b = 1 + (uint32_t)tu_below(&r, 5000);
+    if (b > nq - done) b = nq - done;
+    const void *cols[MAXCOLS];
+    for (size_t k = 0; k < ncols; k++)
+      cols[k] = (const char *)q.cols[k] + (size_t)done * tide_type_width(types[k]);
+    tide__keyset_find(ks, cols, b, qids + done);
+    done += b;
+  }
+  bad = 0;
+  for (uint32_t j = 0; j < nq; j++) {
+    uint32_t id = ref_find(&ref, &g, &q, j);
+    if (qids[j] != id && bad++ < 3)
+      CHECK_MSG(false, "seed %llu find row %u: id %u, expected %u", (unsigned long long)seed, j, qids[j], id);
+  }
+  tu_checks++;
+  free(qids);
+  gen_free(&q);
+  free(ref.first);
+  free(ids);
+  gen_free(&g);
+  tide__keyset_free(ks);
+}
+
+/* Many distinct int64 keys (growth many times): reference by sorting. */
+typedef struct vr_t {
+  int64_t v;
+  uint32_t row;
+} vr_t;
+static int vr_cmp(const void *a, const void *b) {
+  const vr_t *x = a, *y = b;
+  if (x->v != y->v) return x->v < y->v ? -1 : 1;
+  return (x->row > y->row) - (x->row < y->row);
+}
+static int u32_cmp(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_growth(uint64_t seed) {
+  tu_rng r = {seed};
+  const uint32_t n = 150000;
+  int64_t *v = malloc(n * sizeof *v);
+  for (uint32_t i = 0; i < n; i++) v[i] = (int64_t)tu_below(&r, 60000) * 7919 - 1000000;
+  tide_type_t t = TIDE_I64;
+  tide_error err;
+  tide_keyset_t *ks = tide__keyset_create(1, &t, 0, &err);
+  CHECK_OK_PTR(ks, err);
+  uint32_t *ids = malloc(n * sizeof *ids);
+  const void *cols[1] = {v};
+  CHECK(tide__keyset_insert(ks, cols, n, ids) == TIDE_OK);
+  /* reference: first row of each value, ranked */
+  vr_t *p = malloc(n * sizeof *p);
+  for (uint32_t i = 0; i < n; i++) p[i] = (vr_t){v[i], i};
+  qsort(p, n, sizeof *p, vr_cmp);
+  uint32_t *firsts = malloc(n * sizeof *firsts);
+  uint32_t *firstof = malloc(n * sizeof *firstof); /* row -> first row of its value */
+  uint32_t nd = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i == 0 || p[i].v != p[i - 1].v) firsts[nd++] = p[i].row;
+    firstof[p[i].row] = firsts[nd - 1];
+  }
+  qsort(firsts, nd, sizeof *firsts, u32_cmp);
+  /* rank of a first row = expected id */
+  uint32_t *rank = malloc(n * sizeof *rank);
+  for (uint32_t i = 0; i < nd; i++) rank[firsts[i]] = i;
+  CHECK(tide__keyset_size(ks) == nd);
+  int bad = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t e = rank[firstof[i]];
+    if (ids[i] != e && bad++ < 3) CHECK_MSG(false, "growth row %u: id %u expected %u", i, ids[i], e);
+  }
+  const int64_t *keys = tide__keyset_keys(ks, 0);
+  for (uint32_t i = 0; i < nd && tide__keyset_size(ks) == nd; i++) {
+    if (keys[i] != v[firsts[i]]) {
+      CHECK_MSG(false, "growth key %u", i);
+      break;
+    }
+  }
+  /* find returns the same ids */
+  uint32_t *ids2 = malloc(n * sizeof *ids2);
+  tide__keyset_find(ks, cols, n, ids2);
+  CHECK(memcmp(ids, ids2, n * sizeof *ids) == 0);
+  free(ids2);
+  free(rank);
+  free(firstof);
+  free(firsts);
+  free(p);
+  free(ids);
+  free(v);
+  tide__keyset_free(ks);
+}
+
+/* Two different keys with the same hash tag and the same home slot:
+ * exercises the compare-mismatch path (provisional and stored). */
+typedef struct hk_t {
+  uint64_t key;
+  int64_t v;
+} hk_t;
+static int hk_cmp(const void *a, const void *b) {
+  const hk_t *x = a, *y = b;
+  return (x->key > y->key) - (x->key < y->key);
+}
+
+static void test_tag_collision(void) {
+  const uint32_t n = 1u << 19;
+  int64_t *v = malloc(n * sizeof *v);
+  uint64_t *h = malloc(n * sizeof *h);
+  for (uint32_t i = 0; i < n; i++) v[i] = i;
+  tide_type_t t = TIDE_I64;
+  const void *cols[1] = {v};
+  tide__hash_keys(1, &t, cols, n, h);
+  hk_t *p = malloc(n * sizeof *p);
+  for (uint32_t i = 0; i < n; i++) p[i] = (hk_t){(h[i] & 0xffffffff00000000ULL) | (h[i] & 15), v[i]};
+  qsort(p, n, sizeof *p, hk_cmp);
+  int64_t a = -1, b = -1;
+  for (uint32_t i = 1; i < n; i++)
+    if (p[i].key == p[i - 1].key) {
+      a = p[i - 1].v;
+      b = p[i].v;
+      break;
+    }
+  free(p);
+  free(h);
+  free(v);
+  CHECK_MSG(a >= 0, "no tag collision found among 2^19 keys");
+  if (a < 0) return;
+  tide_error err;
+  /* a and b in one call, twice each, then again in a later call */
+  int64_t rows[6] = {a, b, b, a, -99, b};
+  uint32_t ids[6];
+  tide_keyset_t *ks = tide__keyset_create(1, &t, 0, &err);
+  const void *c1[1] = {rows};
+  CHECK(tide__keyset_insert(ks, c1, 6, ids) == TIDE_OK);
+  CHECK(ids[0] == 0 && ids[1] == 1 && ids[2] == 1 && ids[3] == 0 && ids[4] == 2 && ids[5] == 1);
+  int64_t rows2[3] = {b, a, -5};
+  const void *c2[1] = {rows2};
+  CHECK(tide__keyset_insert(ks, c2, 3, ids) == TIDE_OK);
+  CHECK(ids[0] == 1 && ids[1] == 0 && ids[2] == 3);
+  tide__keyset_find(ks, c2, 3, ids);
+  CHECK(ids[0] == 1 && ids[1] == 0 && ids[2] == 3);
+  tide__keyset_free(ks);
+  /* b first in a fresh set, a found absent */
+  ks = tide__keyset_create(1, &t, 0, &err);
+  const void *c3[1] = {&b};
+  CHECK(tide__keyset_insert(ks, c3, 1, ids) == TIDE_OK);
+  const void *c4[1] = {&a};
+  tide__keyset_find(ks, c4, 1, ids);
+  CHECK(ids[0] == TIDE_KEYSET_ABSENT);
+  tide__keyset_free(ks);
+}
+
+static void test_edge(void) {
+  tide_error err;
+  /* no key columns: everything is group 0 */
+  tide_keyset_t *ks = tide__keyset_create(0, NULL, 0, &err);
+  CHECK_OK_PTR(ks, err);
+  uint32_t ids[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+  tide__keyset_find(ks, NULL, 2, ids);
+  CHECK(ids[0] == TIDE_KEYSET_ABSENT);
+  CHECK(tide__keyset_insert(ks, NULL, 3, ids) == TIDE_OK);
+  CHECK(ids[0] == 0 && ids[2] == 0 && tide__keyset_size(ks) == 1);
+  tide__keyset_find(ks, NULL, 2, ids);
+  CHECK(ids[1] == 0);
+  tide__keyset_free(ks);
+  tide__keyset_free(NULL);
+  /* empty insert, find on empty set */
+  tide_type_t t = TIDE_STRING;
+  ks = tide__keyset_create(1, &t, 10, &err);
+  const char *s[3] = {"x", NULL, ""};
+  const void *c[1] = {s};
+  CHECK(tide__keyset_insert(ks, c, 0, ids) == TIDE_OK);
+  CHECK(tide__keyset_size(ks) == 0);
+  tide__keyset_find(ks, c, 3, ids);
+  CHECK(ids[0] == TIDE_KEYSET_ABSENT && ids[1] == TIDE_KEYSET_ABSENT);
+  CHECK(tide__keyset_insert(ks, c, 3, ids) == TIDE_OK);
+  CHECK(ids[0] == 0 && ids[1] == 1 && ids[2] == 2);
+  const char *const *keys = tide__keyset_keys(ks, 0);
+  CHECK(strcmp(keys[0], "x") == 0 && keys[1] == NULL && strcmp(keys[2], "") == 0);
+  tide__keyset_free(ks);
+  /* bad type */
+  tide_type_t bad = (tide_type_t)99;
+  CHECK(tide__keyset_create(1, &bad, 0, &err) == NULL);
+  /* -0.0 / NaN / null in doubles */
+  t = TIDE_F64;
+  double d[6] = {0.0, -0.0, NAN, -NAN, TIDE_NULL_F64, TIDE_NULL_F64};
+  ks = tide__keyset_create(1, &t, 0, &err);
+  const void *cd[1] = {d};
+  CHECK(tide__keyset_insert(ks, cd, 6, ids) == TIDE_OK);
+  uint32_t ids6[6];
+  CHECK(tide__keyset_insert(ks, cd, 6, ids6) == TIDE_OK);
+  CHECK(ids6[0] == 0 && ids6[1] == 0 && ids6[2] == 1 && ids6[3] == 1 && ids6[4] == 2 && ids6[5] == 2);
+  CHECK(tide__keyset_size(ks) == 3);
+  tide__keyset_free(ks);
+}
+
+/* Strings of every length 0..20 and, for each, variants differing at one
+ * position: all distinct (exercises the inline form's word loads). */
+static void test_string_positions(void) {
+  const char *base = "abcdefghijklmnopqrstu";
+  enum { MAXL = 21, NV = MAXL * (MAXL + 1) };
+  static char buf[NV][24];
+  const char *strs[NV + 1];
+  uint32_t n = 0;
+  for (int len = 0; len < MAXL; len++) {
+    memcpy(buf[n], base, len);
+    buf[n][len] = 0;
+    strs[n] = buf[n];
+    n++;
+    for (int p = 0; p < len; p++) {
+      memcpy(buf[n], base, len);
+      buf[n][len] = 0;
+      buf[n][p] = 'Z';
+      strs[n] = buf[n];
+      n++;
+    }
+  }
+  strs[n++] = NULL;
+  tide_type_t t = TIDE_STRING;
+  tide_error err;
+  tide_keyset_t *ks = tide__keyset_create(1, &t, 0, &err);
+  uint32_t ids[NV + 1], ids2[NV + 1];
+  const void *c[1] = {strs};
+  CHECK(tide__keyset_insert(ks, c, n, ids) == TIDE_OK);
+  CHECK_MSG(tide__keyset_size(ks) == n, "size %u, expected %u", tide__keyset_size(ks), n);
+  bool ok = true;
+  for (uint32_t i = 0; i < n; i++) ok &= ids[i] == i;
+  CHECK(ok);
+  /* copies (other addresses) find the same ids */
+  static char copy[NV][24];
+  const char *strs2[NV + 1];
+  for (uint32_t i = 0; i < n; i++) {
+    if (strs[i]) {
+      strcpy(copy[i], strs[i]);
+      strs2[i] = copy[i];
+    } else {
+      strs2[i] = NULL;
+    }
+  }
+  const void *c2[1] = {strs2};
+  tide__keyset_find(ks, c2, n, ids2);
+  CHECK(memcmp(ids, ids2, n * sizeof *ids) == 0);
+  tide__keyset_free(ks);
+}
+
+static void test_translate(void) {
+  tide_symtab_t *a = tide_symtab_create(), *b = tide_symtab_create();
+  tide_symtab_intern(a, "x", 1);
+  tide_symtab_intern(a, "y", 1);
+  tide_symtab_intern(a, "z", 1);
+  tide_symtab_intern(b, "z", 1);
+  tide_symtab_intern(b, "w", 1);
+  tide_symtab_intern(b, "x", 1);
+  tide_error err;
+  int32_t *m = tide__symtab_translate(a, b, &err);
+  CHECK_OK_PTR(m, err);
+  if (m) CHECK(m[0] == 2 && m[1] == -2 && m[2] == 0);
+  tide_free(m);
+  m = tide__symtab_translate(a, a, &err);
+  if (m) CHECK(m[0] == 0 && m[1] == 1 && m[2] == 2);
+  tide_free(m);
+  tide_symtab_t *e = tide_symtab_create();
+  m = tide__symtab_translate(e, b, &err);
+  CHECK(m != NULL);
+  tide_free(m);
+  tide_symtab_release(e);
+  tide_symtab_release(a);
+  tide_symtab_release(b);
+}
+
+int main(void) {
+  uint64_t seed = tu_seed(20261121);
+  for (int it = 0; it < 40; it++) test_random(seed + (uint64_t)it * 7777, it);
+  test_growth(seed);
+  test_tag_collision();
+  test_edge();
+  test_string_positions();
+  test_translate();
+  return tu_finish("test_hash");
+}
