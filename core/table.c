@@ -126,6 +126,7 @@ tide_table_kind_t tide_table_kind(const tide_table_t *t) { return t->kind; }
 bool tide_table_is_refreshing(const tide_table_t *t) { return t->kind != TIDE_KIND_STATIC; }
 
 int tide__col_index(const tide_table_t *t, const char *name) {
+  if (!name) return -1;
   for (size_t i = 0; i < t->ncols; i++)
     if (strcmp(t->names[i], name) == 0) return (int)i;
   return -1;
@@ -138,6 +139,10 @@ int tide_table_col_index(const tide_table_t *t, const char *name) {
 int tide__col_lookup(const tide_table_t *t, const char *name, const char *op, tide_error *err) {
   int idx = tide__col_index(t, name);
   if (idx >= 0) return idx;
+  if (!name) {
+    tide_error_set(err, TIDE_ERR_INVALID, "%s: NULL column name", op);
+    return -1;
+  }
   char list[256];
   size_t len = 0;
   list[0] = '\0';

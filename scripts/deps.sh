@@ -29,13 +29,23 @@ tide_ensure_deps() {
   fi
 }
 
-# Configure and build a tree: tide_build DIR [cmake args...]
+# Configure and build a tree: tide_build DIR [cmake args...]. The build log
+# goes to DIR/build.log; on failure its errors are printed and this fails.
 tide_build() {
   local dir=$1
   shift
   local jobs
   jobs=$(nproc 2>/dev/null || echo 2)
-  cmake -S "$TIDE_ROOT" -B "$dir" "$@" >/dev/null || return 1
-  cmake --build "$dir" -j"$jobs" 2>&1 | grep -E "error|warning|Error" || true
-  test "${PIPESTATUS[0]}" -eq 0
+  mkdir -p "$dir"
+  if ! cmake -S "$TIDE_ROOT" -B "$dir" "$@" >"$dir/configure.log" 2>&1; then
+    cat "$dir/configure.log" >&2
+    echo "tide: cmake configure failed ($dir/configure.log)" >&2
+    return 1
+  fi
+  if ! cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+    grep -E "error|Error" "$dir/build.log" | head -40 >&2
+    echo "tide: build failed ($dir/build.log)" >&2
+    return 1
+  fi
+  grep -E "warning:" "$dir/build.log" | head -20 >&2 || true
 }

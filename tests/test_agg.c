@@ -1042,6 +1042,145 @@ static void test_morsels(void) {
   free(sv);
 }
 
+/* NULL entries in user column lists are reported as errors (no crash). */
+static void test_null_names(void) {
+  int64_t k[4] = {1, 2, 1, 3};
+  double v[4] = {1.0, 2.0, 3.0, 4.0};
+  const char *names[] = {"K", "V"};
+  const tide_type_t types[] = {TIDE_I64, TIDE_F64};
+  tide_table_t *t = tu_table(4, 2, names, types, (const void *const[]){k, v});
+  tide_error err;
+  const char *by_null[] = {NULL};
+  const char *by_mixed[] = {"K", NULL};
+  const char *sum_cols[] = {"V"};
+  tide_agg_spec_t spec = {TIDE_AGG_SUM, sum_cols, 1, 0, NULL, false};
+  tide_error_clear(&err);
+  CHECK(tide_agg_by(t, &spec, 1, by_null, 1, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_agg_by(t, &spec, 1, by_mixed, 2, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_agg_all_by(t, TIDE_AGG_SUM, by_null, 1, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_count_by(t, "N", by_mixed, 2, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_head_by(t, 1, by_null, 1, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_tail_by(t, 1, by_mixed, 2, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_select_distinct(t, by_null, 1, &err) == NULL && err.status != TIDE_OK);
+  /* weighted aggregation whose weight names a missing column */
+  tide_agg_spec_t w = {TIDE_AGG_WAVG, sum_cols, 1, 0, "Nope", false};
+  tide_error_clear(&err);
+  CHECK(tide_agg_by(t, &w, 1, NULL, 0, &err) == NULL && err.status == TIDE_ERR_NOT_FOUND);
+  tide_table_free(t);
+}
+
+/* ------------------------------------------------------ out of memory */
+
+/* Allocation hooks failing once a countdown reaches zero (-1: never).
+ * Used single-threaded only. */
+static long g_fail_after = -1;
+static bool oom_now(void) {
+  if (g_fail_after < 0) return false;
+  if (g_fail_after == 0) return true;
+  g_fail_after--;
+  return false;
+}
+static void *h_malloc(size_t s) { return oom_now() ? NULL : malloc(s ? s : 1); }
+static void *h_calloc(size_t a, size_t b) { return oom_now() ? NULL : calloc(a ? a : 1, b ? b : 1); }
+static void *h_realloc(void *p, size_t s) { return oom_now() ? NULL : realloc(p, s ? s : 1); }
+static void h_free(void *p) { free(p); }
+static void *h_aligned(size_t al, size_t s) {
+  void *p = NULL;
+  if (oom_now() || posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, s ? s : 1))
+    return NULL;
+  return p;
+}
+
+typedef tide_table_t *(*oom_op)(tide_table_t *t, tide_error *err);
+/* Run op with the k-th allocation failing for k = 0, 1, ... until it
+ * succeeds: each failure must be a clean TIDE_ERR_NOMEM (ASan checks leaks
+ * and bad frees) and the final result must equal the unhindered one. */
+static void oom_sweep(const char *what, oom_op op, tide_table_t *t) {
+  tide_error err;
+  tide_table_t *want = op(t, &err);
+  CHECK_OK_PTR(want, err);
+  for (long k = 0; k < 100000 && want; k++) {
+    g_fail_after = k;
+    tide_table_t *out = op(t, &err);
+    g_fail_after = -1;
+    if (out) {
+      CHECK_TABLES(out, want, 0);
+      tide_table_free(out);
+      break;
+    }
+    CHECK_MSG(err.status == TIDE_ERR_NOMEM, "%s: allocation %ld failed: status %d: %s", what, k,
+              (int)err.status, err.msg);
+    if (err.status != TIDE_ERR_NOMEM) break;
+  }
+  tide_table_free(want);
+}
+
+static tide_table_t *oom_agg(tide_table_t *t, const char *const *by, size_t nby, tide_error *err) {
+  static const char *const sum[] = {"SI=I", "SD=D"}, *const mm[] = {"MinS=S", "MaxY=Y"};
+  static const char *const med[] = {"MedI=I", "MedS=S"}, *const pct[] = {"P=D"};
+  static const char *const cd[] = {"CdY=Y", "CdD=D"}, *const sd[] = {"Sd=D"};
+  static const char *const w[] = {"Wa=D"}, *const fl[] = {"Fs=S", "Fl=L"}, *const cnt[] = {"N"};
+  static const char *const avg[] = {"Av=I"}, *const lst[] = {"Ls=Y"};
+  const tide_agg_spec_t specs[] = {
+      {TIDE_AGG_SUM, sum, 2, 0, NULL, false},    {TIDE_AGG_MIN, mm, 1, 0, NULL, false},
+      {TIDE_AGG_MAX, mm + 1, 1, 0, NULL, false}, {TIDE_AGG_MEDIAN, med, 2, 0, NULL, false},
+      {TIDE_AGG_PCT, pct, 1, 0.3, NULL, false},  {TIDE_AGG_COUNT_DISTINCT, cd, 2, 0, NULL, true},
+      {TIDE_AGG_STD, sd, 1, 0, NULL, false},     {TIDE_AGG_WAVG, w, 1, 0, "I", false},
+      {TIDE_AGG_FIRST, fl, 2, 0, NULL, false},   {TIDE_AGG_COUNT, cnt, 1, 0, NULL, false},
+      {TIDE_AGG_AVG, avg, 1, 0, NULL, false},    {TIDE_AGG_LAST, lst, 1, 0, NULL, false}};
+  return tide_agg_by(t, specs, sizeof specs / sizeof specs[0], by, nby, err);
+}
+static tide_table_t *oom_agg_sym(tide_table_t *t, tide_error *err) {
+  const char *by[] = {"KS"};
+  return oom_agg(t, by, 1, err);
+}
+static tide_table_t *oom_agg_hash(tide_table_t *t, tide_error *err) {
+  const char *by[] = {"KT", "KH"};
+  return oom_agg(t, by, 2, err);
+}
+static tide_table_t *oom_agg_none(tide_table_t *t, tide_error *err) { return oom_agg(t, NULL, 0, err); }
+static tide_table_t *oom_distinct(tide_table_t *t, tide_error *err) {
+  const char *by[] = {"KT", "KI"};
+  return tide_select_distinct(t, by, 2, err);
+}
+static tide_table_t *oom_tail_by(tide_table_t *t, tide_error *err) {
+  const char *by[] = {"KS", "KD"};
+  return tide_tail_by(t, 2, by, 2, err);
+}
+static tide_table_t *oom_all_by(tide_table_t *t, tide_error *err) {
+  const char *keep[] = {"KI", "I", "D", "S"};
+  tide_table_t *v = tide_view(t, keep, 4, err);
+  if (!v) return NULL;
+  const char *by[] = {"KI"};
+  tide_table_t *r = tide_agg_all_by(v, TIDE_AGG_MEDIAN, by, 1, err);
+  tide_table_free(v);
+  return r;
+}
+
+static void test_oom(void) {
+  tide_set_threads(1, NULL);
+  tu_rng r = {4242};
+  tbl_t tb;
+  tbl_random(&tb, &r, 300, 12, true);
+  tide_memory_hooks hooks = {h_malloc, h_calloc, h_realloc, h_free, h_aligned, h_free};
+  tide_set_memory_hooks(&hooks);
+  oom_sweep("agg_by symbol keys", oom_agg_sym, tb.t);
+  oom_sweep("agg_by hash keys", oom_agg_hash, tb.t);
+  oom_sweep("agg_by no keys", oom_agg_none, tb.t);
+  oom_sweep("select_distinct", oom_distinct, tb.t);
+  oom_sweep("tail_by", oom_tail_by, tb.t);
+  oom_sweep("median_by", oom_all_by, tb.t);
+  tide_set_memory_hooks(NULL);
+  tbl_free(&tb);
+  tide_set_threads(0, NULL);
+}
+
 int main(void) {
   STRBUF = calloc(400, 16);
   for (int i = 0; i < 400; i++) snprintf(STRBUF + i * 16, 16, "str%03d", (i * 37) % 400);
@@ -1051,6 +1190,8 @@ int main(void) {
   test_empty();
   test_groups();
   test_morsels();
+  test_null_names();
+  test_oom();
   free(STRBUF);
   return tu_finish("test_agg");
 }
