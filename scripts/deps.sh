@@ -29,7 +29,8 @@ tide_ensure_deps() {
   fi
 }
 
-# Configure and build a tree: tide_build DIR [cmake args...]. The build log
+# Configure and build a tree: tide_build DIR [cmake args...] (only the
+# target TIDE_BUILD_TARGET when set). The build log
 # goes to DIR/build.log; on failure its errors are printed and this fails.
 tide_build() {
   local dir=$1
@@ -42,7 +43,8 @@ tide_build() {
     echo "tide: cmake configure failed ($dir/configure.log)" >&2
     return 1
   fi
-  if ! cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+  if ! cmake --build "$dir" -j"$jobs" ${TIDE_BUILD_TARGET:+--target "$TIDE_BUILD_TARGET"} \
+    >"$dir/build.log" 2>&1; then
     grep -E "error|Error" "$dir/build.log" | head -40 >&2
     echo "tide: build failed ($dir/build.log)" >&2
     return 1
