@@ -51,6 +51,9 @@ uint64_t tide__hash_bytes(const void *data, size_t len);
 
 /* Length of a symbol's string (cached by the dictionary). */
 uint32_t tide__symtab_len(const tide_symtab_t *st, int32_t code);
+/* The string of every code (tide_symtab_size entries) for chunk loops
+ * (no call per row); valid until the next intern. */
+const char *const *tide__symtab_strs(const tide_symtab_t *st);
 
 /* Append-only arena of NUL-terminated strings with stable addresses. */
 typedef struct tide_arena_block_s tide_arena_block_t;

@@ -567,7 +567,9 @@ static const void *ev_conv(ectx *c, const tide_enode_t *nd) {
       const int32_t *a = pa;
       const char **o = out;
       const tide_symtab_t *st = nd->args[0]->symtab;
-      for (uint32_t j = 0; j < n; j++) o[j] = a[j] < 0 ? NULL : tide_symtab_str(st, a[j]);
+      const char *const *strs = st ? tide__symtab_strs(st) : NULL;
+      const uint32_t size = st ? tide_symtab_size(st) : 0;
+      for (uint32_t j = 0; j < n; j++) o[j] = (uint32_t)a[j] < size ? strs[a[j]] : NULL;
       break;
     }
     case TIDE_CV_D2L: {

@@ -33,6 +33,16 @@ static void formula_fill(const tide_source_t *src, const tide_rowseq_t *seq, voi
     } else {
       bool range = tide_rowset_is_range(f->rowset);
       uint64_t first = tide_rowset_first(f->rowset);
+      if (!range && !seq->keys) {
+        /* Consecutive keys that are all in the RowSet have consecutive
+         * positions: two lookups instead of one per row. */
+        int64_t p0 = tide_rowset_find(f->rowset, seq->first);
+        int64_t p1 = tide_rowset_find(f->rowset, seq->first + seq->n - 1);
+        if (p0 >= 0 && p1 - p0 == (int64_t)seq->n - 1) {
+          range = true;
+          first = seq->first - (uint64_t)p0;
+        }
+      }
       for (uint32_t j = 0; j < seq->n; j++) {
         uint64_t k = seq->keys ? seq->keys[j] : seq->first + j;
         int64_t p = range ? (int64_t)(k - first) : tide_rowset_find(f->rowset, k);

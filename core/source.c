@@ -84,6 +84,28 @@ static void gather(size_t width, const void *base, const uint64_t *keys, uint32_
   }
 }
 
+/* Scatter n values of width W: dst[pos[i]] = src[i]. */
+#define TIDE_SCATTER_BODY(W, T)                                                 \
+  static void scatter_##W(const void *src, const uint32_t *pos, uint32_t n, void *dst) { \
+    const T *restrict s = src;                                                 \
+    T *restrict d = dst;                                                       \
+    for (uint32_t i = 0; i < n; i++) d[pos[i]] = s[i];                         \
+  }
+TIDE_SCATTER_BODY(1, uint8_t)
+TIDE_SCATTER_BODY(2, uint16_t)
+TIDE_SCATTER_BODY(4, uint32_t)
+TIDE_SCATTER_BODY(8, uint64_t)
+#undef TIDE_SCATTER_BODY
+
+static void scatter(size_t width, const void *src, const uint32_t *pos, uint32_t n, void *dst) {
+  switch (width) {
+    case 1: scatter_1(src, pos, n, dst); break;
+    case 2: scatter_2(src, pos, n, dst); break;
+    case 4: scatter_4(src, pos, n, dst); break;
+    default: scatter_8(src, pos, n, dst); break;
+  }
+}
+
 /* ------------------------------------------------------------------ flat */
 
 typedef struct flat_source_t {
@@ -166,6 +188,11 @@ static void fill_nulls(tide_type_t type, void *dst, uint64_t n) {
 tide_source_t *tide_source_flat_create(tide_type_t type, uint64_t n, tide_error *err) {
   if ((unsigned)type >= TIDE_TYPE_COUNT) {
     tide_error_set(err, TIDE_ERR_INVALID, "invalid column type %d", (int)type);
+    return NULL;
+  }
+  if (n > (SIZE_MAX - 64) / tide_type_width(type)) {
+    tide_error_set(err, TIDE_ERR_RANGE, "a %s column of %llu rows is too large",
+                   tide_type_name(type), (unsigned long long)n);
     return NULL;
   }
   flat_source_t *f = tide_malloc(sizeof *f);
@@ -395,6 +422,11 @@ tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uin
 /* ------------------------------------------------------------ redirected */
 
 tide_redir_t *tide__redir_create(uint64_t n, tide_error *err) {
+  if (n > SIZE_MAX / sizeof(uint64_t)) {
+    tide_error_set(err, TIDE_ERR_RANGE, "a redirection of %llu rows is too large",
+                   (unsigned long long)n);
+    return NULL;
+  }
   tide_redir_t *r = tide_malloc(sizeof *r);
   uint64_t *map = tide_aligned_malloc(64, (n ? n : 1) * sizeof *map);
   if (!r || !map) {
@@ -465,8 +497,7 @@ static void redir_fill(const tide_source_t *src, const tide_rowseq_t *seq, void 
   unsigned char tmp[TIDE_CHUNK_SIZE * 8];
   if (m) r->inner->vt->fill(r->inner, &inner, tmp);
   fill_nulls(src->type, dst, n);
-  char *d = dst;
-  for (uint32_t i = 0; i < m; i++) memcpy(d + (size_t)pos[i] * w, tmp + (size_t)i * w, w);
+  scatter(w, tmp, pos, m, dst);
 }
 
 static void redir_destroy(tide_source_t *src) {

@@ -209,3 +209,5 @@ uint32_t tide__symtab_len(const tide_symtab_t *st, int32_t code) {
 }
 
 uint32_t tide_symtab_size(const tide_symtab_t *st) { return st->size; }
+
+const char *const *tide__symtab_strs(const tide_symtab_t *st) { return st->strs; }

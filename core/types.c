@@ -30,6 +30,7 @@ const char *tide_type_name(tide_type_t type) {
 }
 
 bool tide_type_from_name(const char *name, tide_type_t *out) {
+  if (!name) return false;
   static const struct {
     const char *name;
     tide_type_t type;
@@ -158,9 +159,20 @@ bool tide_ts_parse(const char *s, size_t len, int64_t *nanos_out) {
     }
   }
   if (p != len) return false;
+  /* Seconds fit easily (|year| < 10000); nanoseconds only cover about
+   * 1677-09-21 .. 2262-04-11: reject what does not fit, and the null
+   * sentinel itself. */
   int64_t days = days_from_civil(y, mo, d);
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-  *nanos_out = secs * 1000000000LL + frac;
+  if (secs < 0 && frac > 0) { /* keep the product in range near the minimum */
+    secs += 1;
+    frac -= 1000000000LL;
+  }
+  int64_t nanos;
+  if (__builtin_mul_overflow(secs, (int64_t)1000000000, &nanos) ||
+      __builtin_add_overflow(nanos, frac, &nanos) || nanos == TIDE_NULL_TS)
+    return false;
+  *nanos_out = nanos;
   return true;
 }
 

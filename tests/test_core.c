@@ -270,10 +270,73 @@ static void test_tables(void) {
   tide_table_free(t);
 }
 
+/* Timestamps outside the int64 nanosecond range (1677-09-21 .. 2262-04-11)
+ * are rejected instead of overflowing; the null sentinel is not a value. */
+static void test_timestamp_range(void) {
+  int64_t ns = 0;
+  CHECK(!tide_ts_parse("9999-12-31", 10, &ns));
+  CHECK(!tide_ts_parse("0001-01-01", 10, &ns));
+  CHECK(!tide_ts_parse("3000-06-01T12:00:00Z", 20, &ns));
+  CHECK(tide_ts_parse("2262-04-11T23:47:16.854775807Z", 30, &ns) && ns == INT64_MAX);
+  CHECK(!tide_ts_parse("2262-04-11T23:47:16.854775808Z", 30, &ns));
+  CHECK(tide_ts_parse("1677-09-21T00:12:43.145224193Z", 30, &ns) && ns == INT64_MIN + 1);
+  CHECK(!tide_ts_parse("1677-09-21T00:12:43.145224192Z", 30, &ns)); /* the null sentinel */
+  CHECK(!tide_ts_parse("1677-09-21T00:12:43.145224191Z", 30, &ns));
+  /* a zone offset may carry an in-range local time out of range */
+  CHECK(!tide_ts_parse("2262-04-11T23:47:16.854775807-01:00", 35, &ns));
+  char buf[64];
+  size_t len = tide_ts_format(INT64_MAX, buf, sizeof buf);
+  CHECK(tide_ts_parse(buf, len, &ns) && ns == INT64_MAX);
+  len = tide_ts_format(INT64_MIN + 1, buf, sizeof buf);
+  CHECK(tide_ts_parse(buf, len, &ns) && ns == INT64_MIN + 1);
+  tide_type_t ty;
+  CHECK(!tide_type_from_name(NULL, &ty));
+}
+
+/* Sizes whose byte count does not fit size_t are refused, not wrapped. */
+static void test_source_overflow(void) {
+  tide_error err;
+  tide_error_clear(&err);
+  CHECK(tide_source_flat_create(TIDE_I64, UINT64_MAX / 8 + 2, &err) == NULL &&
+        err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide_source_flat_create(TIDE_I8, UINT64_MAX - 10, &err) == NULL && err.status != TIDE_OK);
+  tide_error_clear(&err);
+  CHECK(tide__redir_create(UINT64_MAX / 8 + 2, &err) == NULL && err.status != TIDE_OK);
+}
+
+/* Printing reads every row at its own position (formula columns using i). */
+static void test_print_positions(void) {
+  tide_error err;
+  int64_t v[5] = {10, 20, 30, 40, 50};
+  tide_table_t *t = tu_table(5, 1, (const char *[]){"V"}, (tide_type_t[]){TIDE_I64},
+                             (const void *[]){v});
+  tide_table_t *w = tide_where(t, "V != 20", &err);
+  tide_table_t *u = w ? tide_update_view(w, (const char *[]){"P = i"}, 1, &err) : NULL;
+  CHECK_OK_PTR(u, err);
+  if (u) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(tide_table_print(u, f, UINT64_MAX, &err) == TIDE_OK);
+    fclose(f);
+    /* rows: V P = 10 0, 30 1, 40 2, 50 3 */
+    const char *want[] = {"10 | 0", "30 | 1", "40 | 2", "50 | 3"};
+    for (size_t k = 0; k < 4; k++) CHECK_MSG(text && strstr(text, want[k]), "missing '%s' in:\n%s", want[k], text);
+    free(text);
+  }
+  tide_table_free(u);
+  tide_table_free(w);
+  tide_table_free(t);
+}
+
 int main(void) {
   test_errors();
   test_types();
   test_timestamps();
+  test_timestamp_range();
+  test_source_overflow();
+  test_print_positions();
   test_symtab();
   test_sources();
   test_tables();

@@ -284,7 +284,7 @@ static void test_random(uint64_t seed, int iter) {
     free(h);
   }
   /* find over fresh rows from a wider domain (some absent), in batches. */
-  uint32_t dom2[MAXCOLS];
+  uint32_t dom2[MAXCOLS] = {0};
   for (size_t k = 0; k < ncols; k++) dom2[k] = dom[k] + 3;
   uint32_t nq = (uint32_t)tu_below(&r, 1500);
   gen_t q;
@@ -562,6 +562,96 @@ static void test_translate(void) {
   tide_symtab_release(b);
 }
 
+/* ------------------------------------------------------ out of memory */
+
+static long g_fail_after = -1;
+static bool oom_now(void) {
+  if (g_fail_after < 0) return false;
+  if (g_fail_after == 0) return true;
+  g_fail_after--;
+  return false;
+}
+static void *h_malloc(size_t s) { return oom_now() ? NULL : malloc(s ? s : 1); }
+static void *h_calloc(size_t a, size_t b) { return oom_now() ? NULL : calloc(a ? a : 1, b ? b : 1); }
+static void *h_realloc(void *p, size_t s) { return oom_now() ? NULL : realloc(p, s ? s : 1); }
+static void h_free(void *p) { free(p); }
+static void *h_aligned(size_t al, size_t s) {
+  void *p = NULL;
+  if (oom_now() || posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, s ? s : 1))
+    return NULL;
+  return p;
+}
+
+/* An insert that fails for lack of memory leaves the set as it was: retried
+ * without the failure, every chunk gets the ids of a naive first-appearance
+ * numbering, and find agrees. Long strings make the arena grow. */
+static void test_oom(void) {
+  enum { N = 3000, CH = 700 };
+  const char **sv = malloc(N * sizeof *sv);
+  int64_t *iv = malloc(N * sizeof *iv);
+  char (*buf)[80] = malloc(N * sizeof *buf);
+  tu_rng r = {31337};
+  for (uint32_t i = 0; i < N; i++) {
+    uint64_t k = tu_below(&r, 900);
+    if (k == 0) {
+      sv[i] = NULL;
+    } else {
+      snprintf(buf[i], sizeof buf[i], "key-%llu-padding-to-make-it-long-%llu", (unsigned long long)k,
+               (unsigned long long)(k * 7));
+      sv[i] = buf[i];
+    }
+    iv[i] = (int64_t)(k % 3);
+  }
+  /* naive reference ids */
+  uint32_t *want = malloc(N * sizeof *want), nref = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    uint32_t j = 0;
+    for (; j < i; j++)
+      if (iv[j] == iv[i] && ((!sv[j] && !sv[i]) || (sv[j] && sv[i] && !strcmp(sv[j], sv[i])))) break;
+    want[i] = j < i ? want[j] : nref++;
+  }
+  tide_type_t types[2] = {TIDE_STRING, TIDE_I64};
+  uint32_t *ids = malloc(N * sizeof *ids);
+  tide_memory_hooks hooks = {h_malloc, h_calloc, h_realloc, h_free, h_aligned, h_free};
+  tide_set_memory_hooks(&hooks);
+  for (long fail = 0; fail < 40; fail++) {
+    tide_keyset_t *ks = tide__keyset_create(2, types, 0, NULL);
+    if (!ks) continue;
+    bool ok = true;
+    long countdown = fail;
+    for (uint32_t start = 0; start < N; start += CH) {
+      uint32_t m = N - start < CH ? N - start : CH;
+      const void *cols[2] = {sv + start, iv + start};
+      g_fail_after = countdown;
+      tide_status st = tide__keyset_insert(ks, cols, m, ids + start);
+      countdown = g_fail_after; /* keep counting down across chunks */
+      g_fail_after = -1;
+      if (st != TIDE_OK) {
+        CHECK(st == TIDE_ERR_NOMEM);
+        countdown = -1;
+        st = tide__keyset_insert(ks, cols, m, ids + start); /* retry without failures */
+        CHECK(st == TIDE_OK);
+      }
+    }
+    for (uint32_t i = 0; i < N; i++) ok = ok && ids[i] == want[i];
+    CHECK_MSG(ok && tide__keyset_size(ks) == nref, "keyset after failure %ld: ids differ", fail);
+    const void *cols[2] = {sv, iv};
+    uint32_t *f = malloc(N * sizeof *f);
+    tide__keyset_find(ks, cols, N, f);
+    bool fok = true;
+    for (uint32_t i = 0; i < N; i++) fok = fok && f[i] == want[i];
+    CHECK_MSG(fok, "keyset find after failure %ld differs", fail);
+    free(f);
+    tide__keyset_free(ks);
+  }
+  tide_set_memory_hooks(NULL);
+  free(ids);
+  free(want);
+  free(sv);
+  free(iv);
+  free(buf);
+}
+
 int main(void) {
   uint64_t seed = tu_seed(20261121);
   for (int it = 0; it < 40; it++) test_random(seed + (uint64_t)it * 7777, it);
@@ -570,5 +660,6 @@ int main(void) {
   test_edge();
   test_string_positions();
   test_translate();
+  test_oom();
   return tu_finish("test_hash");
 }
