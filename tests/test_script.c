@@ -578,8 +578,10 @@ static void test_tables(void) {
   COLVALS("wi", "V", "1", "3", "4", "6");
   COLVALS("wni", "V", "-2", "-5");
   COLVALS("sd", "K", "a", "b", "c");
-  COLVALS("hb", "V", "1", "-2", "3", "4", "-5");
-  COLVALS("tb", "V", "4", "-5", "6");
+  /* head_by / tail_by: grouped like Deephaven (groups in order of first
+   * appearance, table order within a group) */
+  COLVALS("hb", "V", "1", "3", "-2", "-5", "4");
+  COLVALS("tb", "V", "6", "-5", "4");
   COLVALS("tl", "V", "-5", "6");
   COLVALS("mg", "V", "1", "6");
   COLVALS("ab", "K", "a", "b", "c");
@@ -820,6 +822,52 @@ static void test_fuzz(void) {
   CHECK(ok_runs > 0 && failed_runs > 0);
 }
 
+/* Hostile scripts: very deep expressions are errors (not stack overflows),
+ * NUL characters in strings are errors (C strings would be cut there). */
+static void expect_deep_error(const char *prefix, const char *unit, const char *suffix, int n,
+                              const char *msg) {
+  size_t pl = strlen(prefix), ul = strlen(unit), sl = strlen(suffix);
+  char *src = malloc(pl + ul * (size_t)n + sl + 1);
+  memcpy(src, prefix, pl);
+  for (int i = 0; i < n; i++) memcpy(src + pl + ul * (size_t)i, unit, ul);
+  memcpy(src + pl + ul * (size_t)n, suffix, sl + 1);
+  tide_script_diag d;
+  tide_status st = run(src, &d, NULL);
+  CHECK_MSG(st != TIDE_OK, "no error for %s%s x %d", prefix, unit, n);
+  CHECK_MSG(d.line == 1 && d.col >= 1 && strstr(d.msg, msg), "%d:%d '%s' for %s%s x %d", d.line,
+            d.col, d.msg, prefix, unit, n);
+  free(src);
+}
+
+static void test_hostile(void) {
+  expect_deep_error("x = ", "-", "1", 200000, "too deeply");
+  expect_deep_error("x = 1", "+1", "", 200000, "too deeply");
+  expect_deep_error("x = agg", ".a", "", 100000, "too deeply");
+  expect_deep_error("x = print", "()", "", 100000, "too deeply");
+  expect_deep_error("x = [1]", "[0]", "", 100000, "too deeply");
+  expect_deep_error("x = ", "(", "", 100000, "too deeply");
+  /* long but reasonable expressions still work */
+  char src[8192];
+  size_t o = (size_t)sprintf(src, "x = 1");
+  for (int i = 0; i < 500; i++) o += (size_t)sprintf(src + o, "+1");
+  sprintf(src + o, "\ny = %s1", "- - - - - - - - - - - - - - - - - - - - ");
+  tide_script_interp *in;
+  tide_script_diag d;
+  CHECK_MSG(run(src, &d, &in) == TIDE_OK, "%s", d.msg);
+  check_repr(in, "x", "501");
+  check_repr(in, "y", "1");
+  tide_script_interp_free(in);
+  expect_error("x = 'a\\0b'", 1, 7, "NUL");
+  expect_error("x = 'a\\x00b'", 1, 7, "NUL");
+  static const char raw[] = "x = 'a\0b'";
+  tide_script_options opt = {0};
+  opt.out = stdout;
+  in = tide_script_interp_create(&opt);
+  CHECK(tide_script_exec(in, raw, sizeof raw - 1, &d) != TIDE_OK);
+  CHECK_MSG(d.line == 1 && d.col == 7 && strstr(d.msg, "NUL"), "%d:%d %s", d.line, d.col, d.msg);
+  tide_script_interp_free(in);
+}
+
 int main(void) {
   test_fuzz();
   test_lexer();
@@ -828,5 +876,6 @@ int main(void) {
   test_runtime_errors();
   test_tables();
   test_io();
+  test_hostile();
   return tu_finish("test_script");
 }

@@ -52,7 +52,9 @@ tide_table_t *tide_rename_columns(tide_table_t *t, const char *const *pairs, siz
 
 tide_table_t *tide_head(tide_table_t *t, uint64_t n, tide_error *err);
 tide_table_t *tide_tail(tide_table_t *t, uint64_t n, tide_error *err);
-/* First / last n rows of each group of the by columns, in table order. */
+/* First / last n rows of each group of the by columns. Like Deephaven
+ * (group, take n, ungroup): rows grouped by key, groups in order of first
+ * appearance, table order within a group; key columns first. */
 tide_table_t *tide_head_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                            tide_error *err);
 tide_table_t *tide_tail_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
