@@ -208,6 +208,12 @@ static int cmd_run(int argc, char **argv) {
   opt.set_values = set_values;
   tide_script_diag diag;
   rc = tide_script_run_file(script, &opt, stderr, &diag) == TIDE_OK ? 0 : 1;
+  /* print()/show() output that could not be written (full disk, closed
+   * pipe) is an error, not a silent success */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (rc == 0) fprintf(stderr, "tide run: cannot write the output: %s\n", strerror(errno));
+    rc = 1;
+  }
 out:
   for (size_t i = 0; owned && i < nsets; i++) free(owned[i]);
   free(owned);

@@ -153,6 +153,7 @@ struct tide_script_node {
   char **aliases;         /* IMPORT: alias per name (NULL = same) */
   size_t nnames;          /* IMPORT */
   int kw_line, kw_col;    /* a keyword argument's value: where its keyword is */
+  int depth;              /* height of the subtree (a leaf is 1) */
 };
 
 typedef struct tide_script_program {

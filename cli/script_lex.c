@@ -125,6 +125,10 @@ static tide_status lex_string(lexer *L) {
       tide_free(buf);
       return lex_err(L, line, col, "unterminated string literal");
     }
+    if (c == 0) { /* strings reach the engine as C strings: no NUL inside */
+      tide_free(buf);
+      return lex_err(L, L->line, L->col, "NUL byte in string literal");
+    }
     if (c == q) {
       if (!triple) {
         advance(L, 1);
@@ -142,7 +146,9 @@ static tide_status lex_string(lexer *L) {
         case 'n': buf[n++] = '\n'; advance(L, 2); continue;
         case 't': buf[n++] = '\t'; advance(L, 2); continue;
         case 'r': buf[n++] = '\r'; advance(L, 2); continue;
-        case '0': buf[n++] = '\0'; advance(L, 2); continue;
+        case '0':
+          tide_free(buf);
+          return lex_err(L, eline, ecol, "NUL character (\\0) in string literal is not supported");
         case '\\': buf[n++] = '\\'; advance(L, 2); continue;
         case '\'': buf[n++] = '\''; advance(L, 2); continue;
         case '"': buf[n++] = '"'; advance(L, 2); continue;
@@ -153,6 +159,11 @@ static tide_status lex_string(lexer *L) {
           if (h1 < 0 || h2 < 0) {
             tide_free(buf);
             return lex_err(L, eline, ecol, "invalid \\x escape in string literal");
+          }
+          if (h1 == 0 && h2 == 0) {
+            tide_free(buf);
+            return lex_err(L, eline, ecol,
+                           "NUL character (\\x00) in string literal is not supported");
           }
           buf[n++] = (char)(h1 * 16 + h2);
           advance(L, 4);

@@ -13,7 +13,13 @@ typedef struct parser {
   size_t n, i;
   tide_script_diag *diag;
   bool failed;
+  int unary_depth; /* nesting of parse_unary (a run of unary signs) */
 } parser;
+
+/* Deepest expression tree: the parser, the evaluator and node_free recurse
+ * over it, so an absurd expression ("1+1+...", "a.b.c...", "- - -...") is
+ * an error rather than a stack overflow. */
+#define MAX_EXPR_DEPTH 1000
 
 static tide_status perr(parser *P, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -91,6 +97,7 @@ static tide_script_node *node_new(parser *P, tide_script_node_kind k, int line, 
   n->kind = k;
   n->line = line;
   n->col = col;
+  n->depth = 1;
   return n;
 }
 
@@ -114,6 +121,13 @@ static void node_free(tide_script_node *n) {
 
 /* Append kid (and for CALL its keyword name) to n. Frees kid on failure. */
 static bool add_kid(parser *P, tide_script_node *n, tide_script_node *kid, char *kw) {
+  if (kid->depth >= MAX_EXPR_DEPTH) {
+    node_free(kid);
+    tide_free(kw);
+    perr(P, n->line, n->col, "expression nested too deeply (more than %d levels)", MAX_EXPR_DEPTH);
+    return false;
+  }
+  if (kid->depth + 1 > n->depth) n->depth = kid->depth + 1;
   tide_script_node **nk = tide_realloc(n->kids, (n->nkids + 1) * sizeof *nk);
   if (!nk) goto oom;
   n->kids = nk;
@@ -384,8 +398,15 @@ static tide_script_node *parse_postfix(parser *P) {
 static tide_script_node *parse_unary(parser *P) {
   const tide_script_token *t = cur(P);
   if (t->kind == TIDE_TOK_MINUS || t->kind == TIDE_TOK_PLUS) {
+    if (P->unary_depth >= MAX_EXPR_DEPTH) {
+      perr(P, t->line, t->col, "expression nested too deeply (more than %d levels)",
+           MAX_EXPR_DEPTH);
+      return NULL;
+    }
     next(P);
+    P->unary_depth++;
     tide_script_node *k = parse_unary(P);
+    P->unary_depth--;
     if (!k) return NULL;
     tide_script_node *n = node_new(P, TIDE_NODE_UNARY, t->line, t->col);
     if (!n) {
@@ -621,7 +642,7 @@ tide_status tide_script_parse(const char *src, size_t len, tide_script_program *
   tide_script_tokens toks;
   tide_status st = tide_script_lex(src, len, &toks, diag);
   if (st) return st;
-  parser P = {toks.toks, toks.n, 0, diag, false};
+  parser P = {toks.toks, toks.n, 0, diag, false, 0};
   size_t cap = 0;
   while (cur(&P)->kind != TIDE_TOK_EOF) {
     if (cur(&P)->kind == TIDE_TOK_NEWLINE || cur(&P)->kind == TIDE_TOK_SEMI) {

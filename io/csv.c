@@ -67,6 +67,10 @@
  * sentinel); doubles in decimal/exponent notation plus nan, inf, infinity
  * (any case, optional sign). Booleans: true/false in any case (explicit bool
  * columns also accept 1/0). Timestamps: tide_ts_parse.
+ * Rejected: a NUL byte anywhere (strings are C strings; such a file is
+ * binary or UTF-16), and a CR outside quotes in the first line that does not
+ * end a CRLF (CR-only line ends would read as one long header). A CR inside
+ * a later unquoted field is kept as data.
  *
  * Column names: the header names, sanitised into identifiers: every
  * character other than [A-Za-z0-9_] becomes '_', a name starting with a
@@ -81,8 +85,9 @@
  * the shortest form that reads back exactly, timestamps ISO-8601 UTC, bools
  * true/false), nulls as empty fields. Strings are quoted when they contain
  * the delimiter, a quote, CR or LF, start or end with a space or tab, or are
- * empty (an empty string is written "" to tell it from null). Chunks of
- * rows (any RowSet, any source kind: read with tide__source_get) are
+ * empty (an empty string is written "" to tell it from null). Blocks of
+ * rows (a chunk; fewer rows for wide tables, so that the workspace stays
+ * small; any RowSet, any source kind: read with tide__source_get) are
  * formatted in parallel, a column at a time, then assembled into lines and
  * written in order. tide_write_csv writes PATH.tmp.<pid>, fsyncs and renames
  * it into place; on failure the temporary file is removed.
@@ -131,35 +136,6 @@ static void cbuf_free(cbuf_t *b) {
   tide_free(b->p);
   b->p = NULL;
   b->n = b->cap = 0;
-}
-
-/* String hash for the per-range dictionaries (wyhash-style word mixing). */
-static inline uint64_t csv_hash(const char *p, size_t len) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (len * 0xC2B2AE3D27D4EB4FULL);
-  size_t n = len;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h ^= w * 0x87C37B91114253D5ULL;
-    h = (h << 31 | h >> 33) * 0x4CF5AD432745937FULL;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  if (n) {
-    if (len >= 8) {
-      memcpy(&w, p + n - 8, 8); /* overlapping last word */
-    } else {
-      for (size_t i = 0; i < n; i++) w |= (uint64_t)(uint8_t)p[i] << (8 * i);
-    }
-  }
-  h ^= w * 0x87C37B91114253D5ULL;
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
 }
 
 /* 1-based line number of position pos. */
@@ -553,7 +529,7 @@ static inline __attribute__((always_inline)) uint64_t sb_put(const csv_ctx_t *cx
     hv *= 0xC4CEB9FE1A85EC53ULL;
     hv ^= hv >> 33;
   } else {
-    hv = csv_hash(s, len);
+    hv = tide__hash_bytes(s, len);
   }
   uint64_t hi = hv >> 32 << 32;
   uint32_t i = (uint32_t)((hv >> 32) * 0x9E3779B9u) & h->mask;
@@ -1050,7 +1026,9 @@ static const char *find_split(const char *p, const char *end, bool inq) {
 
 /* Records of a range (which starts at a record boundary outside quotes):
  * newlines outside quotes, minus blank records when skip_blank; plus one
- * for the final record when the range is last (it has no newline). */
+ * for the final record when the range ends at the end of the input (that
+ * record has no newline; with a long last record it is not the last range:
+ * the ranges after it are empty). */
 static uint64_t count_records(const char *start, const char *end, bool last, bool skip_blank) {
   uint64_t n = 0, blank = 0;
   const char *p = start;
@@ -1347,60 +1325,104 @@ void tide_csv_options_init(tide_csv_options_t *opt) {
 }
 
 /* Sanitised, unique identifiers from raw header names. */
+/* Name set for make_names: open addressing over borrowed strings. */
+typedef struct nset_t {
+  const char **key;
+  uint8_t *flag; /* NS_ANY: some column's sanitised name; NS_TAKEN: assigned */
+  uint32_t *next; /* next suffix to try for a duplicated base name */
+  size_t mask;
+} nset_t;
+enum { NS_ANY = 1, NS_TAKEN = 2 };
+
+/* Slot of s (existing, or the empty one where it would go). */
+static size_t nset_slot(const nset_t *h, const char *s) {
+  size_t i = (size_t)tide__hash_bytes(s, strlen(s)) & h->mask;
+  while (h->key[i] && strcmp(h->key[i], s) != 0) i = (i + 1) & h->mask;
+  return i;
+}
+
+/* Sanitised header name of column i (0-based): see the file comment. */
+static char *sanitise_name(const char *r, size_t i) {
+  size_t len = strlen(r);
+  if (len == 0) {
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "C%zu", i + 1);
+    return tide_strdup(tmp);
+  }
+  bool lead = is_digit(r[0]);
+  char *s = tide_malloc(len + 2);
+  if (!s) return NULL;
+  size_t k = 0;
+  if (lead) s[k++] = '_';
+  for (size_t j = 0; j < len; j++) {
+    char ch = r[j];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '_';
+    s[k++] = ok ? ch : '_';
+  }
+  s[k] = '\0';
+  return s;
+}
+
+/* Column names (linear time: a file may have a million columns). A name
+ * equal to an earlier one gets the first suffix _2, _3, ... that is neither
+ * assigned already nor the sanitised name of any column. */
 static char **make_names(char **raw, size_t n) {
   char **out = tide_calloc(n ? n : 1, sizeof *out);
-  if (!out) return NULL;
+  char **san = tide_calloc(n ? n : 1, sizeof *san);
+  nset_t h = {0};
+  size_t nslots = 16;
+  while (nslots < 4 * n) nslots *= 2;
+  h.mask = nslots - 1;
+  h.key = tide_calloc(nslots, sizeof *h.key);
+  h.flag = tide_calloc(nslots, sizeof *h.flag);
+  h.next = tide_calloc(nslots, sizeof *h.next);
+  if (!out || !san || !h.key || !h.flag || !h.next) goto oom;
   for (size_t i = 0; i < n; i++) {
-    const char *r = raw ? raw[i] : "";
-    size_t len = strlen(r);
-    char *s;
-    if (len == 0) {
-      char tmp[32];
-      snprintf(tmp, sizeof tmp, "C%zu", i + 1);
-      s = tide_strdup(tmp);
-    } else {
-      bool lead = is_digit(r[0]);
-      s = tide_malloc(len + 2 + 12);
-      if (s) {
-        size_t k = 0;
-        if (lead) s[k++] = '_';
-        for (size_t j = 0; j < len; j++) {
-          char ch = r[j];
-          bool ok =
-              (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '_';
-          s[k++] = ok ? ch : '_';
-        }
-        s[k] = '\0';
-      }
-    }
-    if (!s) goto oom;
-    /* uniqueness */
-    bool dup = false;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(out[j], s) == 0) dup = true;
-    if (dup) {
-      size_t base = strlen(s);
-      char *t = tide_malloc(base + 24);
-      if (!t) {
-        tide_free(s);
-        goto oom;
-      }
-      for (unsigned k = 2;; k++) {
-        snprintf(t, base + 24, "%s_%u", s, k);
-        bool clash = false;
-        for (size_t j = 0; j < i && !clash; j++) clash = strcmp(out[j], t) == 0;
-        for (size_t j = i + 1; j < n && !clash && raw; j++) clash = strcmp(raw[j], t) == 0;
-        if (!clash) break;
-      }
-      tide_free(s);
-      s = t;
-    }
-    out[i] = s;
+    san[i] = sanitise_name(raw ? raw[i] : "", i);
+    if (!san[i]) goto oom;
+    size_t j = nset_slot(&h, san[i]);
+    h.key[j] = san[i];
+    h.flag[j] |= NS_ANY;
   }
+  for (size_t i = 0; i < n; i++) {
+    size_t j = nset_slot(&h, san[i]);
+    if (!(h.flag[j] & NS_TAKEN)) {
+      h.flag[j] |= NS_TAKEN;
+      out[i] = san[i];
+      san[i] = NULL;
+      continue;
+    }
+    size_t base = strlen(san[i]);
+    char *t = tide_malloc(base + 24);
+    if (!t) goto oom;
+    uint32_t k = h.next[j] ? h.next[j] : 2;
+    size_t tj;
+    for (;; k++) {
+      snprintf(t, base + 24, "%s_%" PRIu32, san[i], k);
+      tj = nset_slot(&h, t);
+      if (!h.key[tj]) break; /* neither assigned nor any column's name */
+    }
+    h.next[j] = k + 1;
+    h.key[tj] = t; /* at most n names are added: the table stays at most half full */
+    h.flag[tj] = NS_TAKEN;
+    out[i] = t;
+  }
+  for (size_t i = 0; i < n; i++) tide_free(san[i]);
+  tide_free(san);
+  tide_free(h.key);
+  tide_free(h.flag);
+  tide_free(h.next);
   return out;
 oom:
-  for (size_t i = 0; i < n; i++) tide_free(out[i]);
+  for (size_t i = 0; out && san && i < n; i++) {
+    tide_free(out[i]);
+    tide_free(san[i]);
+  }
   tide_free(out);
+  tide_free(san);
+  tide_free(h.key);
+  tide_free(h.flag);
+  tide_free(h.next);
   return NULL;
 }
 
@@ -1448,10 +1470,19 @@ static tide_table_t *csv_parse(const char *data, size_t len, const char *name,
     size_t nb = nthreads > 1 ? (size_t)nthreads * 4 : 1;
     if (total / nb < (1u << 16)) nb = total / (1u << 16) ? total / (1u << 16) : 1;
     uint64_t q = 0;
-#pragma omp parallel for reduction(+ : q) num_threads(nthreads) if (nb > 1)
+    size_t nulpos = SIZE_MAX; /* first NUL byte (strings would be cut there) */
+#pragma omp parallel for reduction(+ : q) reduction(min : nulpos) num_threads(nthreads) if (nb > 1)
     for (size_t k = 0; k < nb; k++) {
       const char *b0 = p + total / nb * k, *b1 = k + 1 == nb ? end : p + total / nb * (k + 1);
       q += count_quotes(b0, b1);
+      const char *z = memchr(b0, '\0', (size_t)(b1 - b0));
+      if (z && (size_t)(z - p) < nulpos) nulpos = (size_t)(z - p);
+    }
+    if (nulpos != SIZE_MAX) {
+      tide_error_set(err, TIDE_ERR_CSV,
+                     "read_csv: %s:%" PRIu64 ": NUL byte in the input (not a text CSV file?)", name,
+                     line_of(data, p + nulpos));
+      return NULL;
     }
     if (q & 1) {
       const char *lq = end;
@@ -1495,6 +1526,18 @@ static tide_table_t *csv_parse(const char *data, size_t len, const char *name,
         continue;
       }
       break;
+    }
+    /* A CR outside quotes that ends no CRLF: old Mac line ends, which would
+     * read as one huge header line. */
+    bool inq = false;
+    for (const char *h = body; h < p; h++) {
+      if (*h == '"') inq = !inq;
+      if (*h == '\r' && !inq && !(h + 1 < end && h[1] == '\n') && h + 1 != end) {
+        tide_error_set(err, TIDE_ERR_CSV,
+                       "read_csv: %s:1: bare CR in the first line (CR-only line ends are not "
+                       "supported; use LF or CRLF)", name);
+        goto fail;
+      }
     }
     p = skip_eol(p, end);
     if (opt->has_header) body = p;
@@ -1590,7 +1633,8 @@ static tide_table_t *csv_parse(const char *data, size_t len, const char *name,
   }
 #pragma omp parallel for num_threads(nthreads) if (nr > 1)
   for (size_t k = 0; k < nr; k++)
-    S.ranges[k].nrows = count_records(S.ranges[k].start, S.ranges[k].end, k + 1 == nr, ncols > 1);
+    S.ranges[k].nrows =
+        count_records(S.ranges[k].start, S.ranges[k].end, S.ranges[k].end == bend, ncols > 1);
   for (size_t k = 0; k < nr; k++) {
     S.ranges[k].row0 = S.nrows;
     S.nrows += S.ranges[k].nrows;
@@ -2002,28 +2046,38 @@ static bool format_chunk(tide_type_t type, const tide_symtab_t *st, const void *
   return true;
 }
 
-/* Per-thread formatting workspace. */
+/* Per-thread formatting workspace for blocks of `blk` rows. */
 typedef struct wspace_t {
-  cbuf_t *text;   /* per column: formatted values of one chunk */
-  uint32_t *offs; /* per column: TIDE_CHUNK_SIZE + 1 offsets */
-  char *vbuf;     /* per column: TIDE_CHUNK_SIZE values */
+  cbuf_t *text;   /* per column: formatted values of one block */
+  uint32_t *offs; /* per column: blk + 1 offsets */
+  char *vbuf;     /* per column: blk values */
   uint64_t *keybuf;
 } wspace_t;
 
-/* Format the rows at positions [pos, pos + TIDE_CHUNK_SIZE) into out. */
-static bool format_rows(const tide_table_t *t, uint64_t pos, wspace_t *w, cbuf_t *out) {
+/* Rows per formatting block: a chunk, fewer for wide tables so that the
+ * per-thread workspace (about 12 bytes per row and column) stays near
+ * 3 MiB whatever the column count. */
+static uint32_t write_block_rows(size_t ncols) {
+  size_t cells = (size_t)TIDE_CHUNK_SIZE * 64;
+  size_t blk = ncols > 64 ? cells / ncols : TIDE_CHUNK_SIZE;
+  return blk ? (uint32_t)blk : 1;
+}
+
+/* Format the rows at positions [pos, pos + blk) into out. */
+static bool format_rows(const tide_table_t *t, uint64_t pos, uint32_t blk, wspace_t *w,
+                        cbuf_t *out) {
   const size_t ncols = tide_table_ncols(t);
   tide_rowset_iter_t it;
-  tide_rowset_iter_init_pos(&it, tide_table_rowset(t), pos, TIDE_CHUNK_SIZE);
+  tide_rowset_iter_init_pos(&it, tide_table_rowset(t), pos, blk);
   tide_rowseq_t seq;
   out->n = 0;
-  if (!tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, w->keybuf)) return true;
+  if (!tide_rowset_iter_next_chunk(&it, blk, &seq, w->keybuf)) return true;
   size_t total = 0;
   for (size_t c = 0; c < ncols; c++) {
     const tide_source_t *src = tide_table_col_source(t, c);
-    const void *vals = tide__source_get(src, &seq, w->vbuf + c * (size_t)TIDE_CHUNK_SIZE * 8);
+    const void *vals = tide__source_get(src, &seq, w->vbuf + c * (size_t)blk * 8);
     if (!format_chunk(src->type, src->symtab, vals, seq.n, &w->text[c],
-                      w->offs + c * (TIDE_CHUNK_SIZE + 1)))
+                      w->offs + c * ((size_t)blk + 1)))
       return false;
     total += w->text[c].n;
   }
@@ -2033,7 +2087,7 @@ static bool format_rows(const tide_table_t *t, uint64_t pos, wspace_t *w, cbuf_t
   char *o = out->p;
   for (uint32_t i = 0; i < seq.n; i++) {
     for (size_t c = 0; c < ncols; c++) {
-      const uint32_t *off = w->offs + c * (TIDE_CHUNK_SIZE + 1);
+      const uint32_t *off = w->offs + c * ((size_t)blk + 1);
       uint32_t l = off[i + 1] - off[i];
       if (c) *o++ = ',';
       memcpy(o, w->text[c].p + off[i], l);
@@ -2049,7 +2103,8 @@ tide_status tide_write_csv_stream(const tide_table_t *t, FILE *out, tide_error *
   if (!t || !out) return tide_error_set(err, TIDE_ERR_INVALID, "write_csv: NULL table or stream");
   const size_t ncols = tide_table_ncols(t);
   const uint64_t nrows = tide_table_size(t);
-  const uint64_t nchunks = (nrows + TIDE_CHUNK_SIZE - 1) / TIDE_CHUNK_SIZE;
+  const uint32_t blk = write_block_rows(ncols);
+  const uint64_t nchunks = (nrows + blk - 1) / blk;
   int nthreads = tide_get_threads();
   if ((uint64_t)nthreads > nchunks) nthreads = nchunks ? (int)nchunks : 1;
   const size_t batch = (size_t)nthreads * 8;
@@ -2061,9 +2116,9 @@ tide_status tide_write_csv_stream(const tide_table_t *t, FILE *out, tide_error *
   if (!ws || !outs) goto oom;
   for (int k = 0; k < nthreads; k++) {
     ws[k].text = tide_calloc(nc1, sizeof(cbuf_t));
-    ws[k].offs = tide_malloc(nc1 * (TIDE_CHUNK_SIZE + 1) * sizeof(uint32_t));
-    ws[k].vbuf = tide_malloc(nc1 * (size_t)TIDE_CHUNK_SIZE * 8);
-    ws[k].keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof(uint64_t));
+    ws[k].offs = tide_malloc(nc1 * ((size_t)blk + 1) * sizeof(uint32_t));
+    ws[k].vbuf = tide_malloc(nc1 * (size_t)blk * 8);
+    ws[k].keybuf = tide_malloc((size_t)blk * sizeof(uint64_t));
     if (!ws[k].text || !ws[k].offs || !ws[k].vbuf || !ws[k].keybuf) goto oom;
   }
   for (size_t c = 0; c < ncols; c++) {
@@ -2083,7 +2138,7 @@ tide_status tide_write_csv_stream(const tide_table_t *t, FILE *out, tide_error *
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nb > 1)
     for (size_t j = 0; j < nb; j++) {
       wspace_t *w = &ws[omp_get_thread_num()];
-      if (!format_rows(t, (c0 + j) * TIDE_CHUNK_SIZE, w, &outs[j])) {
+      if (!format_rows(t, (c0 + j) * blk, blk, w, &outs[j])) {
 #pragma omp atomic write
         ok = false;
       }

@@ -102,3 +102,11 @@ tide_e2e(cli_gen_missing_k ARGS gen-groupby --rows 10 --out ${TIDE_E2E_OUT}/x.cs
          STDERR_REGEX "missing --k")
 tide_e2e(cli_gen_stdout ARGS gen-groupby --rows 3 --k 2 --seed 5 --out -
          STDOUT_REGEX "^id1,id2,id3,id4,id5,id6,v1,v2,v3\n(id00[12],id00[12],id000000000[1],[12],[12],1,[1-5],[0-9]+,[0-9]+\\.[0-9]+\n)+$")
+tide_e2e(cli_script_is_dir ARGS run . RC 1 STDERR_REGEX "cannot read script '\\.'")
+tide_e2e(cli_threads_negative ARGS run print.tide --threads -1 RC 2 STDERR_REGEX "--threads")
+tide_e2e(cli_threads_huge ARGS run print.tide --threads 99999 RC 2 STDERR_REGEX "--threads")
+tide_e2e(cli_threads_zero ARGS run print.tide --threads 0 STDOUT print.expected.out)
+# output that cannot be written (a full disk) is an error, not exit 0
+add_test(NAME e2e_cli_stdout_full
+         COMMAND sh -c "out=$($<TARGET_FILE:tide> run print.tide 2>&1 >/dev/full); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q 'cannot write the output'"
+         WORKING_DIRECTORY ${TIDE_E2E_DIR})

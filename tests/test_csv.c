@@ -1076,6 +1076,83 @@ static void test_long_fields(void) {
   free(buf);
 }
 
+/* Review findings: hostile inputs. */
+static void expect_error_n(const char *text, size_t len, tide_status st, const char *needle) {
+  tide_error err;
+  tide_error_clear(&err);
+  tide_table_t *t = tide_read_csv_buffer(text, len, "t.csv", NULL, &err);
+  CHECK_MSG(t == NULL, "expected failure for <%.*s>", (int)len, text);
+  tide_table_free(t);
+  CHECK_MSG(err.status == st, "status %s (%s), expected %s", tide_status_str(err.status), err.msg,
+            tide_status_str(st));
+  CHECK_MSG(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+}
+
+static void test_hostile(void) {
+  /* the last record straddles a range boundary (a long last line): every
+   * range that ends at the end of the input holds the final record */
+  size_t rows = 20000, big = 200000;
+  char *buf = malloc(rows * 16 + big + 64);
+  size_t o = (size_t)sprintf(buf, "k,s\n");
+  for (size_t i = 0; i < rows; i++) o += (size_t)sprintf(buf + o, "%zu,x%zu\n", i, i % 5);
+  o += (size_t)sprintf(buf + o, "%zu,", rows);
+  memset(buf + o, 'y', big);
+  o += big;
+  tide_error err;
+  tide_csv_options_t opt;
+  tide_csv_options_init(&opt);
+  for (int th = 1; th <= 8; th *= 2) {
+    opt.nthreads = th;
+    tide_table_t *t = tide_read_csv_buffer(buf, o, "long_last", &opt, &err);
+    CHECK_OK_PTR(t, err);
+    if (t) {
+      CHECK_MSG(tide_table_size(t) == rows + 1, "threads %d: %llu rows", th,
+                (unsigned long long)tide_table_size(t));
+      tide_table_free(t);
+    }
+  }
+  /* one wide record (no newline) with duplicate names */
+  size_t ncols = 6000;
+  o = 0;
+  for (size_t c = 0; c < ncols; c++)
+    o += (size_t)sprintf(buf + o, "%sc%zu", c ? "," : "", c % 3000);
+  buf[o++] = '\n';
+  for (size_t c = 0; c < ncols; c++) o += (size_t)sprintf(buf + o, "%s%zu", c ? "," : "", c);
+  opt.nthreads = 4;
+  tide_table_t *t = tide_read_csv_buffer(buf, o, "wide", &opt, &err);
+  CHECK_OK_PTR(t, err);
+  if (t) {
+    CHECK(tide_table_size(t) == 1 && tide_table_ncols(t) == ncols);
+    if (tide_table_ncols(t) == ncols) {
+      CHECK(strcmp(tide_table_col_name(t, 2999), "c2999") == 0);
+      CHECK_MSG(strcmp(tide_table_col_name(t, 3000), "c0_2") == 0, "%s",
+                tide_table_col_name(t, 3000));
+      CHECK_CELL(t, "c2999_2", 0, "5999");
+    }
+    tide_table_free(t);
+  }
+  free(buf);
+  /* a header a_2 after two a's keeps its name; the second a takes a_3 */
+  t = rd("a,a,a_2,a_3\n1,2,3,4\n", NULL, &err);
+  CHECK_OK_PTR(t, err);
+  if (t) {
+    const char *want[] = {"a", "a_4", "a_2", "a_3"};
+    for (size_t c = 0; c < 4; c++)
+      CHECK_MSG(strcmp(tide_table_col_name(t, c), want[c]) == 0, "name %zu: %s", c,
+                tide_table_col_name(t, c));
+    tide_table_free(t);
+  }
+  /* NUL bytes would silently truncate strings: an error naming the line */
+  expect_error_n("a,b\n1,x\0y\n2,z\n", 14, TIDE_ERR_CSV, "t.csv:2: NUL byte");
+  expect_error_n("a\0,b\n1,2\n", 9, TIDE_ERR_CSV, "t.csv:1: NUL byte");
+  /* old Mac line ends (CR only) would read as one header line */
+  expect_error("a,b\r1,2\r3,4\r", NULL, TIDE_ERR_CSV, "t.csv:1: bare CR");
+  /* a quoted CR in the header is fine */
+  t = rd("\"a\rx\",b\n1,2\n", NULL, &err);
+  CHECK_OK_PTR(t, err);
+  tide_table_free(t);
+}
+
 /* Allocation failure injection: the k-th allocation from now fails. */
 static _Atomic long oom_countdown = -1;
 static bool oom_fail(void) {
@@ -1149,6 +1226,117 @@ static void test_oom(void) {
   CHECK(failures > 10);
 }
 
+/* Random CSV texts (quoted fields with newlines, CRLF, blank lines, long
+ * fields, mixed types, sometimes a malformed record): the parallel parse
+ * must give exactly the serial result, table or error. */
+static void test_fuzz_parallel(uint64_t seed) {
+  static const char *const toks[] = {"",         "1",      "-2",          "3.5",     "1e3",
+                                     "abc",      "x y",    "\"q,\"\"x\"", "\"a\nb\"", "true",
+                                     "2020-01-01", "\"\"", "\"\r\n,\"",   "a\rb",    "nan"};
+  const size_t ntok = sizeof toks / sizeof toks[0];
+  tu_rng r = {seed ^ 0xF022};
+  size_t cap = 1 << 20;
+  char *buf = malloc(cap);
+  tide_csv_options_t opt;
+  tide_csv_options_init(&opt);
+  for (int iter = 0; iter < 24; iter++) {
+    size_t ncols = 1 + tu_below(&r, 4), o = 0;
+    size_t target = 150000 + tu_below(&r, 300000);
+    bool crlf = tu_below(&r, 3) == 0;
+    for (size_t c = 0; c < ncols; c++) o += (size_t)sprintf(buf + o, "%sh%zu", c ? "," : "", c);
+    o += (size_t)sprintf(buf + o, crlf ? "\r\n" : "\n");
+    /* a column keeps one flavour most of the time, so types vary per column */
+    size_t flavour[8];
+    for (size_t c = 0; c < ncols; c++) flavour[c] = tu_below(&r, ntok);
+    size_t bad_row = tu_below(&r, 4) == 0 ? tu_below(&r, 3000) : SIZE_MAX, row = 0;
+    while (o < target) {
+      size_t nf = row++ == bad_row ? ncols + 1 : ncols;
+      if (ncols > 1 && tu_below(&r, 200) == 0) o += (size_t)sprintf(buf + o, "\n");
+      for (size_t c = 0; c < nf; c++) {
+        if (c) buf[o++] = ',';
+        size_t k = tu_below(&r, 50) ? flavour[c % ncols] : tu_below(&r, ntok);
+        if (tu_below(&r, 3000) == 0) {
+          size_t l = 1000 + tu_below(&r, 90000);
+          memset(buf + o, 'L', l);
+          o += l;
+        } else {
+          o += (size_t)sprintf(buf + o, "%s", toks[k]);
+        }
+      }
+      o += (size_t)sprintf(buf + o, crlf ? "\r\n" : "\n");
+      if (o + 100000 > cap) break;
+    }
+    if (tu_below(&r, 2)) o -= crlf ? 2 : 1; /* no final newline */
+    tide_error e1, e4;
+    tide_error_clear(&e1);
+    tide_error_clear(&e4);
+    opt.nthreads = 1;
+    tide_table_t *a = tide_read_csv_buffer(buf, o, "fz", &opt, &e1);
+    opt.nthreads = 4;
+    tide_table_t *b = tide_read_csv_buffer(buf, o, "fz", &opt, &e4);
+    CHECK_MSG((a == NULL) == (b == NULL), "iter %d: serial %s, parallel %s", iter,
+              a ? "ok" : e1.msg, b ? "ok" : e4.msg);
+    if (getenv("TIDE_TEST_VERBOSE"))
+      fprintf(stderr, "fuzz %d: %zu bytes, %zu cols, bad row %zu of %zu: %s\n", iter, o, ncols,
+              bad_row, row, a ? "ok" : e1.msg);
+    if (a && b) {
+      CHECK_TABLES(a, b, 0);
+    } else if (!a && !b) {
+      CHECK_MSG(strcmp(e1.msg, e4.msg) == 0, "iter %d: '%s' vs '%s'", iter, e1.msg, e4.msg);
+    }
+    tide_table_free(a);
+    tide_table_free(b);
+  }
+  free(buf);
+}
+
+/* The writer's per-thread workspace is bounded whatever the column count:
+ * any single allocation over 32 MiB fails here, and writing a 6000-column
+ * table must still work (a full chunk per column would need ~300 MiB). */
+static void *cap_malloc(size_t n) { return n > (32u << 20) ? NULL : malloc(n); }
+static void *cap_calloc(size_t c, size_t n) {
+  return c && n > (32u << 20) / c ? NULL : calloc(c, n);
+}
+static void *cap_realloc(void *p, size_t n) { return n > (32u << 20) ? NULL : realloc(p, n); }
+static void *cap_aligned(size_t a, size_t n) {
+  void *p = NULL;
+  if (n > (32u << 20) || posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, n ? n : 1))
+    return NULL;
+  return p;
+}
+
+static void test_wide_write(void) {
+  size_t ncols = 6000, rows = 100; /* several blocks of rows */
+  char *text = malloc(ncols * 16 * (rows + 1) + 16);
+  size_t o = 0;
+  for (size_t c = 0; c < ncols; c++) o += (size_t)sprintf(text + o, "%sc%zu", c ? "," : "", c);
+  text[o++] = '\n';
+  for (size_t r = 0; r < rows; r++) {
+    for (size_t c = 0; c < ncols; c++)
+      o += (size_t)sprintf(text + o, "%s%zu.5", c ? "," : "", c * 10 + r);
+    text[o++] = '\n';
+  }
+  tide_error err;
+  tide_table_t *t = tide_read_csv_buffer(text, o, "wide", NULL, &err);
+  CHECK_OK_PTR(t, err);
+  if (t) {
+    tide_memory_hooks hooks = {cap_malloc, cap_calloc, cap_realloc, free, cap_aligned, free};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    tide_set_memory_hooks(&hooks);
+    tide_status st = tide_write_csv_stream(t, fp, &err);
+    tide_set_memory_hooks(NULL);
+    fclose(fp);
+    CHECK_OK(st, err);
+    CHECK_MSG(st != TIDE_OK || (len == o && memcmp(buf, text, o) == 0),
+              "wide write differs (%zu vs %zu bytes)", len, o);
+    free(buf);
+    tide_table_free(t);
+  }
+  free(text);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1180,6 +1368,9 @@ int main(void) {
   for (uint64_t k = 0; k < 3; k++) RUN(test_round_trip(seed + k));
   RUN(test_parallel(seed));
   RUN(test_long_fields());
+  RUN(test_hostile());
+  RUN(test_wide_write());
+  RUN(test_fuzz_parallel(seed));
   RUN(test_oom());
   if (tu_failures) fprintf(stderr, "seed %llu\n", (unsigned long long)seed);
   return tu_finish("test_csv");

@@ -311,17 +311,24 @@ static void expected(const dataset *d, const question *q, const group *g, expect
       break;
     }
     case 9: {
-      double n = (double)g->n, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+      /* textbook two-pass Pearson correlation, squared (the script uses
+       * one-pass sums: a different formula on purpose) */
+      double mx = 0, my = 0;
       for (size_t i = 0; i < g->n; i++) {
-        double x = num(&d->rows[g->rows[i]], V1), y = num(&d->rows[g->rows[i]], V2);
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        syy += y * y;
-        sxy += x * y;
+        mx += num(&d->rows[g->rows[i]], V1);
+        my += num(&d->rows[g->rows[i]], V2);
       }
-      double cov = n * sxy - sx * sy, vx = n * sxx - sx * sx, vy = n * syy - sy * sy;
-      e->v[0] = (cov * cov) / (vx * vy);
+      mx /= (double)(g->n ? g->n : 1);
+      my /= (double)(g->n ? g->n : 1);
+      double cxy = 0, cxx = 0, cyy = 0;
+      for (size_t i = 0; i < g->n; i++) {
+        double dx = num(&d->rows[g->rows[i]], V1) - mx, dy = num(&d->rows[g->rows[i]], V2) - my;
+        cxy += dx * dy;
+        cxx += dx * dx;
+        cyy += dy * dy;
+      }
+      double r = cxy / sqrt(cxx * cyy);
+      e->v[0] = r * r;
       break;
     }
     case 10:
