@@ -164,6 +164,8 @@ struct tide_table_s {
   size_t ncols;
   char **names;            /* owned */
   tide_source_t **cols;    /* one reference each */
+  uint32_t *name_slots;    /* name index: column + 1 per slot, 0 empty */
+  uint32_t name_nslots;    /* power of two */
 };
 
 /* Index of column name or -1 (same as tide_table_col_index). */

@@ -19,7 +19,24 @@ bool tide__is_identifier(const char *s) {
   return true;
 }
 
+/* Open-addressing index of column names (column + 1 per slot), so name
+ * lookups and the duplicate check stay O(1) for wide tables. */
+static bool build_name_index(tide_table_t *t) {
+  uint32_t nslots = 16;
+  while (nslots < 2 * t->ncols) nslots *= 2;
+  t->name_slots = tide_calloc(nslots, sizeof *t->name_slots);
+  if (!t->name_slots) return false;
+  t->name_nslots = nslots;
+  for (size_t c = 0; c < t->ncols; c++) {
+    uint32_t i = (uint32_t)tide__hash_bytes(t->names[c], strlen(t->names[c])) & (nslots - 1);
+    while (t->name_slots[i]) i = (i + 1) & (nslots - 1);
+    t->name_slots[i] = (uint32_t)c + 1;
+  }
+  return true;
+}
+
 static void table_destroy(tide_table_t *t) {
+  tide_free(t->name_slots);
   for (size_t i = 0; i < t->ncols; i++) {
     if (t->names) tide_free(t->names[i]);
     if (t->cols) tide_source_release(t->cols[i]);
@@ -32,16 +49,14 @@ static void table_destroy(tide_table_t *t) {
 
 tide_table_t *tide_table_create(tide_rowset_t *rowset, size_t ncols, const char *const *names,
                                 tide_source_t *const *sources, tide_error *err) {
+  if (ncols > UINT32_MAX / 4) {
+    tide_error_set(err, TIDE_ERR_RANGE, "too many columns (%zu)", ncols);
+    return NULL;
+  }
   for (size_t i = 0; i < ncols; i++) {
     if (!tide__is_identifier(names[i])) {
       tide_error_set(err, TIDE_ERR_INVALID, "invalid column name '%s'", names[i] ? names[i] : "");
       return NULL;
-    }
-    for (size_t j = 0; j < i; j++) {
-      if (strcmp(names[i], names[j]) == 0) {
-        tide_error_set(err, TIDE_ERR_DUPLICATE, "duplicate column name '%s'", names[i]);
-        return NULL;
-      }
     }
   }
   tide_table_t *t = tide_calloc(1, sizeof *t);
@@ -58,6 +73,14 @@ tide_table_t *tide_table_create(tide_rowset_t *rowset, size_t ncols, const char 
     t->cols[i] = tide_source_retain(sources[i]);
   }
   t->rowset = tide_rowset_retain(rowset);
+  if (!build_name_index(t)) goto fail;
+  for (size_t i = 0; i < ncols; i++) {
+    if (tide__col_index(t, names[i]) != (int)i) {
+      tide_error_set(err, TIDE_ERR_DUPLICATE, "duplicate column name '%s'", names[i]);
+      table_destroy(t);
+      return NULL;
+    }
+  }
   return t;
 fail:
   table_destroy(t);
@@ -126,6 +149,16 @@ tide_table_kind_t tide_table_kind(const tide_table_t *t) { return t->kind; }
 bool tide_table_is_refreshing(const tide_table_t *t) { return t->kind != TIDE_KIND_STATIC; }
 
 int tide__col_index(const tide_table_t *t, const char *name) {
+  if (!name) return -1;
+  if (t->name_slots) {
+    uint32_t mask = t->name_nslots - 1;
+    for (uint32_t i = (uint32_t)tide__hash_bytes(name, strlen(name)) & mask; t->name_slots[i];
+         i = (i + 1) & mask) {
+      uint32_t c = t->name_slots[i] - 1;
+      if (strcmp(t->names[c], name) == 0) return (int)c;
+    }
+    return -1;
+  }
   if (!name) return -1;
   for (size_t i = 0; i < t->ncols; i++)
     if (strcmp(t->names[i], name) == 0) return (int)i;
@@ -200,11 +233,17 @@ tide_status tide_table_get(const tide_table_t *t, size_t col, uint64_t pos, void
 static int format_shortest(double v, int maxprec, bool is_float, char *buf, size_t cap) {
   if (isnan(v)) return snprintf(buf, cap, "NaN");
   if (isinf(v)) return snprintf(buf, cap, v > 0 ? "Infinity" : "-Infinity");
-  int prec = 1;
-  for (; prec < maxprec; prec++) {
-    snprintf(buf, cap, "%.*e", prec - 1, v);
-    if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
+  /* Round-tripping is monotonic in the digit count: binary search. */
+  int lo = 1, hi = maxprec;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    snprintf(buf, cap, "%.*e", mid - 1, v);
+    if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
+  int prec = lo;
   if (v == 0) return snprintf(buf, cap, "%s", signbit(v) ? "-0.0" : "0.0");
   /* Rebuild plain notation from the digits of the shortest %e form. */
   char sci[64];
