@@ -78,6 +78,9 @@ typedef struct tide_source_vt {
   const void *(*direct)(const tide_source_t *src, uint64_t first, uint32_t n);
   /* Free kind-specific state (not the struct itself). */
   void (*destroy)(tide_source_t *src);
+  /* Previous values (see tide_source_fill_prev); NULL: same as fill
+   * (a source never written during a cycle). */
+  void (*fill_prev)(const tide_source_t *src, const tide_rowseq_t *seq, void *dst);
 } tide_source_vt;
 
 struct tide_source_s {
@@ -129,6 +132,19 @@ tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab
 tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uint32_t n,
                                    const void *values);
 
+/* Previous values for ticking tables (docs/TICKING.md, decision 2). After
+ * tide__source_track_prev(src, step), the first write of a key while
+ * *step holds a given value records the key's old value in the source's
+ * undo log; tide_source_fill_prev serves logged keys from the log and all
+ * others from the current values. Entries of older steps are ignored, so
+ * nothing needs clearing at the end of a cycle. Paged sources only.
+ * TIDE_ERR_NOMEM on OOM. */
+tide_status tide__source_track_prev(tide_source_t *src, const _Atomic uint64_t *step);
+/* Move the values of shifted keys of a paged source (Deephaven shift
+ * semantics: sorted disjoint ranges, applied so that nothing is
+ * overwritten before it moves), logging previous values as writes do. */
+tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n);
+
 /* Redirection index: outer key -> inner key (TIDE_NULL_KEY: no row, reads
  * null), for outer keys 0..n-1. Shared by all columns of a sorted or joined
  * table; reference counted. */
@@ -157,10 +173,21 @@ tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t
 
 /* ----------------------------------------------------------- tables */
 
+/* The header every update-graph node (sched/) starts with, so core can
+ * release a table's node without depending on sched/. */
+struct tide_node_s {
+  void (*release)(struct tide_node_s *node);
+};
+
 struct tide_table_s {
   _Atomic uint32_t refcount;
   tide_table_kind_t kind;
   tide_rowset_t *rowset;   /* one reference */
+  /* Refreshing tables: the graph node that updates this table (owned),
+   * and during a cycle the RowSet it replaced (one reference; NULL when
+   * unchanged this cycle). */
+  struct tide_node_s *node;
+  tide_rowset_t *prev_rowset;
   size_t ncols;
   char **names;            /* owned */
   tide_source_t **cols;    /* one reference each */

@@ -69,7 +69,7 @@ static void formula_destroy(tide_source_t *src) {
   tide__expr_free(f->expr);
 }
 
-static const tide_source_vt formula_vt = {"formula", formula_fill, NULL, formula_destroy};
+static const tide_source_vt formula_vt = {"formula", formula_fill, NULL, formula_destroy, NULL};
 
 bool tide__source_is_formula(const tide_source_t *src) { return src->vt == &formula_vt; }
 

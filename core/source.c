@@ -43,6 +43,13 @@ void tide_source_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *
   src->vt->fill(src, seq, dst);
 }
 
+void tide_source_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  if (src->vt->fill_prev)
+    src->vt->fill_prev(src, seq, dst);
+  else
+    src->vt->fill(src, seq, dst);
+}
+
 tide_status tide__source_keep(tide_source_t *src, tide_source_t *dep) {
   if (src == dep) return TIDE_OK;
   for (uint32_t i = 0; i < src->nkeep; i++)
@@ -138,7 +145,7 @@ static void flat_destroy(tide_source_t *src) {
   tide__arena_destroy(&f->arena);
 }
 
-static const tide_source_vt flat_vt = {"flat", flat_fill, flat_direct, flat_destroy};
+static const tide_source_vt flat_vt = {"flat", flat_fill, flat_direct, flat_destroy, NULL};
 
 bool tide__source_is_flat(const tide_source_t *src) { return src->vt == &flat_vt; }
 
@@ -325,7 +332,7 @@ static void paged_destroy(tide_source_t *src) {
   tide__arena_destroy(&p->arena);
 }
 
-static const tide_source_vt paged_vt = {"paged", paged_fill, paged_direct, paged_destroy};
+static const tide_source_vt paged_vt = {"paged", paged_fill, paged_direct, paged_destroy, NULL};
 
 tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab,
                                          tide_error *err) {
@@ -506,7 +513,7 @@ static void redir_destroy(tide_source_t *src) {
   tide__redir_release(r->redir);
 }
 
-static const tide_source_vt redir_vt = {"redirected", redir_fill, NULL, redir_destroy};
+static const tide_source_vt redir_vt = {"redirected", redir_fill, NULL, redir_destroy, NULL};
 
 /* redir composed with inner (a new reference), cached in redir. */
 static tide_redir_t *compose(tide_redir_t *redir, tide_redir_t *inner, tide_error *err) {

@@ -36,6 +36,8 @@ static bool build_name_index(tide_table_t *t) {
 }
 
 static void table_destroy(tide_table_t *t) {
+  if (t->node) t->node->release(t->node);
+  tide_rowset_free(t->prev_rowset);
   tide_free(t->name_slots);
   for (size_t i = 0; i < t->ncols; i++) {
     if (t->names) tide_free(t->names[i]);

@@ -63,6 +63,10 @@ tide_symtab_t *tide_source_symtab(const tide_source_t *src);
 /* Fill dst (seq->n values of the source's storage type) with the values at
  * the keys of seq. Thread-safe for static sources. */
 void tide_source_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *dst);
+/* The values the keys had before the current update cycle's writes (for
+ * listeners, during a cycle); the current values for keys not written in
+ * this cycle, outside a cycle, and for static sources. */
+void tide_source_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst);
 
 /* ---------------------------------------------------------- tables */
 

@@ -17,5 +17,6 @@
 #include "tide/ops.h"
 #include "tide/io.h"
 #include "tide/engine.h"
+#include "tide/graph.h"
 
 #endif /* TIDE_TIDE_H */

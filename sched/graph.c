@@ -1,0 +1,612 @@
+/*
+ * The update graph: logical clock, single-writer cycles, dependency-ordered
+ * notification, listeners, and the reader/writer lock.
+ *
+ * Consistency: the writer holds `lock` exclusively for the whole Updating
+ * phase; readers on other threads take it shared (tide_graph_read_lock),
+ * so they only ever see Idle-phase state. Structure changes (creating or
+ * freeing a refreshing table) also take it exclusively, except on the
+ * writer thread inside a cycle.
+ *
+ * Order: a cycle refreshes every source node (level 0) in creation order,
+ * then processes queued nodes level by level; a node's level exceeds all
+ * its parents', so it runs after all of them, once per step.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sched/graph_int.h"
+
+#define DEFAULT_PERIOD_NS 100000000ULL
+
+typedef struct node_list_t {
+  tide_gnode_t **items;
+  size_t n, cap;
+} node_list_t;
+
+struct tide_graph_s {
+  pthread_rwlock_t lock;
+  _Atomic uint64_t step;
+  _Atomic int phase;
+  _Atomic bool in_cycle;
+  pthread_t writer;
+  node_list_t nodes;      /* every node, creation order */
+  node_list_t *pending;   /* per level, this step */
+  uint32_t nlevels;
+  node_list_t published;  /* nodes that published this step */
+  bool validate;
+  tide_clock_fn clock;
+  void *clock_ctx;
+  /* background cycling */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  bool running, stop_req, cycle_req, joinable;
+  uint64_t period_ns;
+  tide_status bg_status;
+  tide_error bg_err;
+};
+
+static bool list_push(node_list_t *l, tide_gnode_t *n) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    tide_gnode_t **items = tide_realloc(l->items, cap * sizeof *items);
+    if (!items) return false;
+    l->items = items;
+    l->cap = cap;
+  }
+  l->items[l->n++] = n;
+  return true;
+}
+
+static void list_remove(node_list_t *l, tide_gnode_t *n) {
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->items[i] == n) {
+      memmove(l->items + i, l->items + i + 1, (l->n - i - 1) * sizeof *l->items);
+      l->n--;
+      return;
+    }
+  }
+}
+
+/* ------------------------------------------------------------- the clock */
+
+static int64_t real_clock(void *ctx) {
+  TIDE_UNUSED(ctx);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void tide_graph_set_clock(tide_graph_t *g, tide_clock_fn now, void *ctx) {
+  g->clock = now ? now : real_clock;
+  g->clock_ctx = now ? ctx : NULL;
+}
+
+int64_t tide_graph_now(const tide_graph_t *g) { return g->clock(g->clock_ctx); }
+
+/* ------------------------------------------------------- create and free */
+
+tide_graph_t *tide_graph_create(tide_error *err) {
+  tide_graph_t *g = tide_calloc(1, sizeof *g);
+  if (!g) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "out of memory creating an update graph");
+    return NULL;
+  }
+  pthread_rwlock_init(&g->lock, NULL);
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->clock = real_clock;
+#ifdef NDEBUG
+  g->validate = false;
+#else
+  g->validate = true;
+#endif
+  const char *v = getenv("TIDE_VALIDATE");
+  if (v && *v) g->validate = strcmp(v, "0") != 0;
+  return g;
+}
+
+void tide_graph_free(tide_graph_t *g) {
+  if (!g) return;
+  tide_graph_stop(g, NULL);
+  assert(g->nodes.n == 0 && "free every refreshing table before its graph");
+  for (uint32_t l = 0; l < g->nlevels; l++) tide_free(g->pending[l].items);
+  tide_free(g->pending);
+  tide_free(g->nodes.items);
+  tide_free(g->published.items);
+  pthread_rwlock_destroy(&g->lock);
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  tide_free(g);
+}
+
+static tide_graph_t *default_graph;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static void default_init(void) { default_graph = tide_graph_create(NULL); }
+
+tide_graph_t *tide_graph_default(void) {
+  pthread_once(&default_once, default_init);
+  return default_graph;
+}
+
+uint64_t tide_graph_step(const tide_graph_t *g) {
+  uint64_t s = g->step;
+  return g->phase == TIDE_PHASE_UPDATING ? s - 1 : s;
+}
+tide_phase_t tide_graph_phase(const tide_graph_t *g) { return (tide_phase_t)g->phase; }
+uint64_t tide__graph_current_step(const tide_graph_t *g) { return g->step; }
+const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g) { return &g->step; }
+bool tide__graph_in_cycle(const tide_graph_t *g) {
+  return g->in_cycle && pthread_equal(g->writer, pthread_self());
+}
+void tide__graph_set_validate(tide_graph_t *g, bool on) { g->validate = on; }
+
+void tide_graph_read_lock(tide_graph_t *g) { pthread_rwlock_rdlock(&g->lock); }
+void tide_graph_read_unlock(tide_graph_t *g) { pthread_rwlock_unlock(&g->lock); }
+
+/* Structure changes take the lock unless the writer is inside a cycle. */
+static bool structure_lock(tide_graph_t *g) {
+  if (tide__graph_in_cycle(g)) return false;
+  pthread_rwlock_wrlock(&g->lock);
+  return true;
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+static void gnode_release(struct tide_node_s *base) {
+  tide_gnode_t *n = (tide_gnode_t *)base;
+  tide_graph_t *g = n->graph;
+  bool locked = structure_lock(g);
+  list_remove(&g->nodes, n);
+  if (n->level < g->nlevels) list_remove(&g->pending[n->level], n);
+  list_remove(&g->published, n);
+  for (size_t i = 0; i < n->nparents; i++) {
+    tide_gnode_t *p = (tide_gnode_t *)n->parents[i]->node;
+    for (size_t c = 0; c < p->nchildren; c++) {
+      if (p->children[c] == n) {
+        p->children[c] = p->children[--p->nchildren];
+        break;
+      }
+    }
+  }
+  for (size_t c = 0; c < n->nchildren; c++) {
+    /* A child always retains its parents, so it dies first. */
+    assert(!"node freed while it has children");
+  }
+  if (locked) pthread_rwlock_unlock(&g->lock);
+  struct tide_listener_s *l = n->listeners;
+  while (l) {
+    struct tide_listener_s *next = l->next;
+    tide_free(l);
+    l = next;
+  }
+  if (n->vt->destroy) n->vt->destroy(n);
+  tide__update_clear(&n->update);
+  for (size_t i = 0; i < n->nparents; i++) tide_table_free(n->parents[i]);
+  tide_free(n->parents);
+  tide_free(n->children);
+  tide_free(n);
+}
+
+tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_table_kind_t kind,
+                                 const tide_gnode_vt *vt, tide_table_t *const *parents,
+                                 size_t nparents, void *state, tide_error *err) {
+  assert(table->node == NULL && kind != TIDE_KIND_STATIC);
+  uint32_t level = 0;
+  for (size_t i = 0; i < nparents; i++) {
+    const tide_gnode_t *p = (const tide_gnode_t *)parents[i]->node;
+    if (!p || p->graph != g) {
+      tide_error_set(err, TIDE_ERR_INVALID,
+                     "%s: parent %zu is not a refreshing table of this update graph", vt->name, i);
+      return NULL;
+    }
+    if (p->level + 1 > level) level = p->level + 1;
+  }
+  tide_gnode_t *n = tide_calloc(1, sizeof *n);
+  if (!n) goto oom;
+  n->base.release = gnode_release;
+  n->vt = vt;
+  n->graph = g;
+  n->table = table;
+  n->level = level;
+  n->parents = tide_calloc(nparents ? nparents : 1, sizeof *n->parents);
+  if (!n->parents) {
+    tide_free(n);
+    goto oom;
+  }
+  bool locked = structure_lock(g);
+  bool ok = true;
+  if (level >= g->nlevels) {
+    node_list_t *pl = tide_realloc(g->pending, (level + 1) * sizeof *pl);
+    if (pl) {
+      memset(pl + g->nlevels, 0, (level + 1 - g->nlevels) * sizeof *pl);
+      g->pending = pl;
+      g->nlevels = level + 1;
+    } else {
+      ok = false;
+    }
+  }
+  size_t linked = 0;
+  for (; ok && linked < nparents; linked++) {
+    tide_gnode_t *p = (tide_gnode_t *)parents[linked]->node;
+    if (p->nchildren == p->childcap) {
+      size_t cap = p->childcap ? p->childcap * 2 : 4;
+      tide_gnode_t **c = tide_realloc(p->children, cap * sizeof *c);
+      if (!c) {
+        ok = false;
+        break;
+      }
+      p->children = c;
+      p->childcap = cap;
+    }
+    p->children[p->nchildren++] = n;
+  }
+  if (ok) ok = list_push(&g->nodes, n);
+  if (!ok) {
+    for (size_t i = 0; i < linked; i++) ((tide_gnode_t *)parents[i]->node)->nchildren--;
+    if (locked) pthread_rwlock_unlock(&g->lock);
+    tide_free(n->parents);
+    tide_free(n);
+    goto oom;
+  }
+  for (size_t i = 0; i < nparents; i++) n->parents[i] = tide_table_retain(parents[i]);
+  n->nparents = nparents;
+  n->state = state;
+  table->node = &n->base;
+  table->kind = kind;
+  if (locked) pthread_rwlock_unlock(&g->lock);
+  return n;
+oom:
+  tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory registering a ticking table", vt->name);
+  return NULL;
+}
+
+tide_graph_t *tide_table_graph(const tide_table_t *t) {
+  return t->node ? ((const tide_gnode_t *)t->node)->graph : NULL;
+}
+
+const tide_rowset_t *tide_table_prev_rowset(const tide_table_t *t) {
+  return t->prev_rowset ? t->prev_rowset : t->rowset;
+}
+
+const tide_update_t *tide__gnode_parent_update(const tide_gnode_t *n, size_t i) {
+  const tide_gnode_t *p = (const tide_gnode_t *)n->parents[i]->node;
+  return p->published_step == n->graph->step ? &p->update : NULL;
+}
+
+/* ---------------------------------------------------------------- updates */
+
+bool tide_update_col_modified(const tide_update_t *u, size_t col) {
+  if (!u->modified_cols || col >= u->ncols) return false;
+  return (u->modified_cols[col / 64] >> (col % 64)) & 1;
+}
+
+static bool rs_empty(const tide_rowset_t *rs) { return !rs || tide_rowset_is_empty(rs); }
+
+bool tide_update_is_empty(const tide_update_t *u) {
+  return rs_empty(u->removed) && rs_empty(u->added) && rs_empty(u->modified) && u->nshifts == 0;
+}
+
+void tide__update_clear(tide_update_t *u) {
+  tide_rowset_free(u->removed);
+  tide_rowset_free(u->added);
+  tide_rowset_free(u->modified);
+  tide_free(u->shifts);
+  tide_free(u->modified_cols);
+  memset(u, 0, sizeof *u);
+}
+
+tide_status tide__update_validate(const tide_update_t *u, const tide_rowset_t *prev,
+                                  const tide_rowset_t *cur, tide_table_kind_t kind,
+                                  const char *what, tide_error *err) {
+  tide_status st = TIDE_OK;
+  tide_rowset_t *expect = NULL, *tmp = NULL;
+  tide_rowset_t *empty = tide_rowset_create();
+  if (!empty) return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory validating", what);
+  const tide_rowset_t *rm = u->removed ? u->removed : empty;
+  const tide_rowset_t *ad = u->added ? u->added : empty;
+  const tide_rowset_t *md = u->modified ? u->modified : empty;
+  const tide_rowset_t *pv = prev ? prev : empty;
+  const tide_rowset_t *cr = cur ? cur : empty;
+#define FAIL(...)                                               \
+  do {                                                          \
+    st = tide_error_set(err, TIDE_ERR_STATE, __VA_ARGS__);      \
+    goto done;                                                  \
+  } while (0)
+  tmp = tide_rowset_minus(rm, pv);
+  if (!tmp) goto oom;
+  if (!tide_rowset_is_empty(tmp))
+    FAIL("%s: update removes %llu keys that were not in the table (first %llu)", what,
+         (unsigned long long)tide_rowset_size(tmp), (unsigned long long)tide_rowset_first(tmp));
+  tide_rowset_free(tmp);
+  tmp = NULL;
+  expect = tide_rowset_minus(pv, rm);
+  if (!expect) goto oom;
+  if (u->nshifts && tide_rowset_shift(expect, u->shifts, u->nshifts) != TIDE_OK)
+    FAIL("%s: update has invalid shifts", what);
+  tmp = tide_rowset_intersect(expect, ad);
+  if (!tmp) goto oom;
+  if (!tide_rowset_is_empty(tmp))
+    FAIL("%s: update adds key %llu that is already present", what,
+         (unsigned long long)tide_rowset_first(tmp));
+  tide_rowset_free(tmp);
+  tmp = NULL;
+  if (tide_rowset_union_inplace(expect, ad) != TIDE_OK) goto oom;
+  if (!tide_rowset_equals(expect, cr))
+    FAIL("%s: RowSet after the update (%llu rows) is not previous - removed, shifted, + added "
+         "(%llu rows)",
+         what, (unsigned long long)tide_rowset_size(cr), (unsigned long long)tide_rowset_size(expect));
+  tmp = tide_rowset_minus(md, cr);
+  if (!tmp) goto oom;
+  if (!tide_rowset_is_empty(tmp))
+    FAIL("%s: update modifies key %llu that is not in the table", what,
+         (unsigned long long)tide_rowset_first(tmp));
+  tide_rowset_free(tmp);
+  tmp = tide_rowset_intersect(md, ad);
+  if (!tmp) goto oom;
+  if (!tide_rowset_is_empty(tmp))
+    FAIL("%s: key %llu is both added and modified", what,
+         (unsigned long long)tide_rowset_first(tmp));
+  if (!tide_rowset_is_empty(md) && !u->modified_cols)
+    FAIL("%s: rows modified but no modified columns given", what);
+  switch (kind) {
+    case TIDE_KIND_APPEND_ONLY:
+      if (!tide_rowset_is_empty(rm) || u->nshifts || !tide_rowset_is_empty(md))
+        FAIL("%s: an append-only table may only append rows", what);
+      if (!tide_rowset_is_empty(ad) && !tide_rowset_is_empty(pv) &&
+          tide_rowset_first(ad) <= tide_rowset_last(pv))
+        FAIL("%s: an append-only table added key %llu before its last key %llu", what,
+             (unsigned long long)tide_rowset_first(ad), (unsigned long long)tide_rowset_last(pv));
+      break;
+    case TIDE_KIND_ADD_ONLY:
+      if (!tide_rowset_is_empty(rm) || !tide_rowset_is_empty(md))
+        FAIL("%s: an add-only table may not remove or modify rows", what);
+      break;
+    case TIDE_KIND_BLINK:
+      if (!tide_rowset_equals(rm, pv) || u->nshifts || !tide_rowset_is_empty(md))
+        FAIL("%s: a blink table must remove every previous row and only add", what);
+      break;
+    default: break;
+  }
+  goto done;
+oom:
+  st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory validating an update", what);
+done:
+#undef FAIL
+  tide_rowset_free(tmp);
+  tide_rowset_free(expect);
+  tide_rowset_free(empty);
+  return st;
+}
+
+tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t *new_rowset,
+                                tide_error *err) {
+  tide_graph_t *g = n->graph;
+  tide_table_t *t = n->table;
+  assert(tide__graph_in_cycle(g));
+  if (n->published_step == g->step) {
+    tide__update_clear(u);
+    tide_rowset_free(new_rowset);
+    return tide_error_set(err, TIDE_ERR_STATE, "%s: a table may publish one update per cycle",
+                          n->vt->name);
+  }
+  if (tide_update_is_empty(u) && !new_rowset) {
+    tide__update_clear(u);
+    return TIDE_OK;
+  }
+  const tide_rowset_t *cur = new_rowset ? new_rowset : t->rowset;
+  if (g->validate) {
+    tide_status st = tide__update_validate(u, t->rowset, cur, t->kind, n->vt->name, err);
+    if (st != TIDE_OK) {
+      tide__update_clear(u);
+      tide_rowset_free(new_rowset);
+      return st;
+    }
+  }
+  if (!list_push(&g->published, n)) {
+    tide__update_clear(u);
+    tide_rowset_free(new_rowset);
+    return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", n->vt->name);
+  }
+  tide__update_clear(&n->update);
+  n->update = *u;
+  memset(u, 0, sizeof *u);
+  n->published_step = g->step;
+  if (new_rowset) {
+    tide_rowset_free(t->prev_rowset);
+    t->prev_rowset = t->rowset;
+    t->rowset = new_rowset;
+  }
+  for (struct tide_listener_s *l = n->listeners; l; l = l->next) l->fn(t, &n->update, l->ctx);
+  for (size_t c = 0; c < n->nchildren; c++) {
+    tide_gnode_t *ch = n->children[c];
+    if (ch->queued_step == g->step) continue;
+    ch->queued_step = g->step;
+    if (!list_push(&g->pending[ch->level], ch))
+      return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", n->vt->name);
+  }
+  return TIDE_OK;
+}
+
+/* ------------------------------------------------------------------ cycles */
+
+static void retire(tide_graph_t *g) {
+  for (size_t i = 0; i < g->published.n; i++) {
+    tide_gnode_t *n = g->published.items[i];
+    tide_rowset_free(n->table->prev_rowset);
+    n->table->prev_rowset = NULL;
+    tide__update_clear(&n->update);
+  }
+  g->published.n = 0;
+  for (uint32_t l = 0; l < g->nlevels; l++) g->pending[l].n = 0;
+}
+
+static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
+  tide_status st = TIDE_OK;
+  pthread_rwlock_wrlock(&g->lock);
+  g->writer = pthread_self();
+  g->in_cycle = true;
+  g->step++;
+  g->phase = TIDE_PHASE_UPDATING;
+  for (size_t i = 0; i < g->nodes.n && st == TIDE_OK; i++) {
+    tide_gnode_t *n = g->nodes.items[i];
+    if (n->nparents == 0 && n->vt->refresh) st = n->vt->refresh(n, err);
+  }
+  for (uint32_t l = 1; l < g->nlevels && st == TIDE_OK; l++) {
+    /* Nodes queued at this level by lower levels; none can be queued at
+     * this level while it runs (children are at higher levels). */
+    for (size_t i = 0; i < g->pending[l].n && st == TIDE_OK; i++) {
+      tide_gnode_t *n = g->pending[l].items[i];
+      if (n->vt->notify) st = n->vt->notify(n, err);
+    }
+  }
+  retire(g);
+  g->phase = TIDE_PHASE_IDLE;
+  g->in_cycle = false;
+  pthread_rwlock_unlock(&g->lock);
+  return st;
+}
+
+tide_status tide_graph_run_cycles(tide_graph_t *g, uint64_t n, tide_error *err) {
+  if (tide__graph_in_cycle(g))
+    return tide_error_set(err, TIDE_ERR_STATE, "run_cycles: called from inside a cycle");
+  pthread_mutex_lock(&g->mu);
+  bool running = g->running;
+  pthread_mutex_unlock(&g->mu);
+  if (running)
+    return tide_error_set(err, TIDE_ERR_STATE,
+                          "run_cycles: the graph is cycling on its own thread (stop it first)");
+  for (uint64_t i = 0; i < n; i++) TIDE_TRY(run_one_cycle(g, err));
+  return TIDE_OK;
+}
+
+static void *cycle_thread(void *arg) {
+  tide_graph_t *g = arg;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  pthread_mutex_lock(&g->mu);
+  while (!g->stop_req) {
+    uint64_t ns = (uint64_t)next.tv_nsec + g->period_ns;
+    next.tv_sec += (time_t)(ns / 1000000000ULL);
+    next.tv_nsec = (long)(ns % 1000000000ULL);
+    while (!g->stop_req && !g->cycle_req) {
+      if (pthread_cond_timedwait(&g->cv, &g->mu, &next) == ETIMEDOUT) break;
+    }
+    if (g->stop_req) break;
+    g->cycle_req = false;
+    pthread_mutex_unlock(&g->mu);
+    tide_error e;
+    tide_status st = run_one_cycle(g, &e);
+    pthread_mutex_lock(&g->mu);
+    if (st != TIDE_OK) {
+      g->bg_status = st;
+      g->bg_err = e;
+      break;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+      next = now; /* overran the period: start the next one now */
+  }
+  g->running = false;
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+tide_status tide_graph_start(tide_graph_t *g, uint64_t period_ns, tide_error *err) {
+  pthread_mutex_lock(&g->mu);
+  if (g->running) {
+    pthread_mutex_unlock(&g->mu);
+    return tide_error_set(err, TIDE_ERR_STATE, "graph: already cycling");
+  }
+  g->period_ns = period_ns ? period_ns : DEFAULT_PERIOD_NS;
+  g->stop_req = g->cycle_req = false;
+  g->bg_status = TIDE_OK;
+  g->running = true;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_destroy(&g->cv);
+  pthread_cond_init(&g->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  int rc = pthread_create(&g->thread, NULL, cycle_thread, g);
+  g->running = rc == 0;
+  g->joinable = rc == 0;
+  pthread_mutex_unlock(&g->mu);
+  if (rc != 0)
+    return tide_error_set(err, TIDE_ERR_STATE, "graph: cannot start the cycle thread: %s",
+                          strerror(rc));
+  return TIDE_OK;
+}
+
+tide_status tide_graph_stop(tide_graph_t *g, tide_error *err) {
+  pthread_mutex_lock(&g->mu);
+  bool joinable = g->joinable;
+  g->joinable = false;
+  g->stop_req = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  if (joinable) pthread_join(g->thread, NULL);
+  pthread_mutex_lock(&g->mu);
+  tide_status st = g->bg_status;
+  if (st != TIDE_OK && err) *err = g->bg_err;
+  g->bg_status = TIDE_OK;
+  g->stop_req = false;
+  pthread_mutex_unlock(&g->mu);
+  return st;
+}
+
+void tide_graph_request_cycle(tide_graph_t *g) {
+  pthread_mutex_lock(&g->mu);
+  g->cycle_req = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* ---------------------------------------------------------------- listeners */
+
+tide_listener_t *tide_table_listen(tide_table_t *t, tide_listener_fn fn, void *ctx,
+                                   tide_error *err) {
+  if (!t->node) {
+    tide_error_set(err, TIDE_ERR_INVALID, "listen: the table is static (it never updates)");
+    return NULL;
+  }
+  tide_gnode_t *n = (tide_gnode_t *)t->node;
+  struct tide_listener_s *l = tide_malloc(sizeof *l);
+  if (!l) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "listen: out of memory");
+    return NULL;
+  }
+  l->fn = fn;
+  l->ctx = ctx;
+  l->node = n;
+  bool locked = structure_lock(n->graph);
+  /* Append, so listeners run in registration order. */
+  l->next = NULL;
+  struct tide_listener_s **p = &n->listeners;
+  while (*p) p = &(*p)->next;
+  *p = l;
+  if (locked) pthread_rwlock_unlock(&n->graph->lock);
+  return l;
+}
+
+void tide_listener_remove(tide_listener_t *l) {
+  if (!l) return;
+  tide_gnode_t *n = l->node;
+  bool locked = structure_lock(n->graph);
+  for (struct tide_listener_s **p = &n->listeners; *p; p = &(*p)->next) {
+    if (*p == l) {
+      *p = l->next;
+      break;
+    }
+  }
+  if (locked) pthread_rwlock_unlock(&n->graph->lock);
+  tide_free(l);
+}

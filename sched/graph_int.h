@@ -1,0 +1,94 @@
+/*
+ * Private interface of the update graph (sched/): nodes that ticking
+ * sources and incremental operations attach to their result tables.
+ *
+ * A node belongs to exactly one table (table->node) and is freed with it.
+ * Source nodes (no parents) compute their change in `refresh`; derived
+ * nodes are notified once per cycle in which any parent published, after
+ * all their parents, and read the parents' updates with
+ * tide__gnode_parent_update. Either publishes its own change with
+ * tide__gnode_publish, which installs the new RowSet, keeps the previous
+ * one readable until the cycle ends, validates the update (tests and debug
+ * builds), calls the table's listeners and queues its children.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TIDE_SCHED_GRAPH_INT_H
+#define TIDE_SCHED_GRAPH_INT_H
+
+#include "core/core_int.h"
+
+typedef struct tide_gnode_s tide_gnode_t;
+
+typedef struct tide_gnode_vt {
+  const char *name; /* operation name, for error messages */
+  tide_status (*refresh)(tide_gnode_t *n, tide_error *err);
+  tide_status (*notify)(tide_gnode_t *n, tide_error *err);
+  void (*destroy)(tide_gnode_t *n); /* free `state` */
+} tide_gnode_vt;
+
+struct tide_listener_s {
+  tide_listener_fn fn;
+  void *ctx;
+  tide_gnode_t *node;
+  struct tide_listener_s *next;
+};
+
+struct tide_gnode_s {
+  struct tide_node_s base;  /* must be first: core releases through it */
+  const tide_gnode_vt *vt;
+  tide_graph_t *graph;
+  tide_table_t *table;      /* the table this node updates (it owns the node) */
+  tide_table_t **parents;   /* one reference each */
+  size_t nparents;
+  tide_gnode_t **children;  /* weak */
+  size_t nchildren, childcap;
+  uint32_t level;           /* 0 for sources, 1 + max parent level otherwise */
+  uint64_t published_step;  /* step of `update`; 0 = never */
+  uint64_t queued_step;
+  tide_update_t update;     /* this step's update, owned */
+  struct tide_listener_s *listeners;
+  void *state;              /* the operation's incremental state */
+};
+
+/* Attach a new node to `table` (which must not have one), make the table
+ * refreshing with the given kind, and register it in g below its parents'
+ * nodes (parents must be refreshing tables of the same graph; they are
+ * retained). Takes the graph's write lock unless called by the writer
+ * inside a cycle. NULL with err on failure (state is then not touched). */
+tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_table_kind_t kind,
+                                 const tide_gnode_vt *vt, tide_table_t *const *parents,
+                                 size_t nparents, void *state, tide_error *err);
+
+/* Parent i's update in the current step, or NULL if it did not publish. */
+const tide_update_t *tide__gnode_parent_update(const tide_gnode_t *n, size_t i);
+
+/* Publish this step's change of n's table. The RowSets and arrays in *u
+ * move to the node (u is zeroed); new_rowset (one reference, moved) is the
+ * table's RowSet after the update, or NULL if the key set did not change.
+ * Missing parts of *u may be NULL (empty). An empty update is dropped.
+ * TIDE_ERR_STATE if n already published in this step or, when validation
+ * is on, if the update breaks the invariants of docs/TICKING.md (the
+ * message says which); the table is then left unchanged. */
+tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t *new_rowset,
+                                tide_error *err);
+
+/* The step being computed (during a cycle) or last completed. */
+uint64_t tide__graph_current_step(const tide_graph_t *g);
+/* The step counter, for tide__source_track_prev. */
+const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g);
+/* True on the writer thread while a cycle runs. */
+bool tide__graph_in_cycle(const tide_graph_t *g);
+/* Validate every published update (default: on unless NDEBUG, or when
+ * TIDE_VALIDATE=1 is in the environment). */
+void tide__graph_set_validate(tide_graph_t *g, bool on);
+
+/* Free the contents of an update (not the struct). */
+void tide__update_clear(tide_update_t *u);
+/* Check u against the previous and new RowSets and the table kind; NULL
+ * rowsets mean empty. Returns TIDE_OK or TIDE_ERR_STATE with the reason. */
+tide_status tide__update_validate(const tide_update_t *u, const tide_rowset_t *prev,
+                                  const tide_rowset_t *cur, tide_table_kind_t kind,
+                                  const char *what, tide_error *err);
+
+#endif /* TIDE_SCHED_GRAPH_INT_H */
