@@ -137,8 +137,9 @@ tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uin
  * *step holds a given value records the key's old value in the source's
  * undo log; tide_source_fill_prev serves logged keys from the log and all
  * others from the current values. Entries of older steps are ignored, so
- * nothing needs clearing at the end of a cycle. Paged sources only.
- * TIDE_ERR_NOMEM on OOM. */
+ * nothing needs clearing at the end of a cycle. Paged sources only
+ * (TIDE_ERR_INVALID otherwise); step == NULL stops tracking and frees the
+ * log. TIDE_ERR_NOMEM on OOM. */
 tide_status tide__source_track_prev(tide_source_t *src, const _Atomic uint64_t *step);
 /* Move the values of shifted keys of a paged source (Deephaven shift
  * semantics: sorted disjoint ranges, applied so that nothing is

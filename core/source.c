@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h"
@@ -145,6 +146,7 @@ static void flat_destroy(tide_source_t *src) {
   tide__arena_destroy(&f->arena);
 }
 
+/* Flat sources never change once built: fill_prev is fill (NULL entry). */
 static const tide_source_vt flat_vt = {"flat", flat_fill, flat_direct, flat_destroy, NULL};
 
 bool tide__source_is_flat(const tide_source_t *src) { return src->vt == &flat_vt; }
@@ -251,25 +253,88 @@ void tide__source_set_symtab(tide_source_t *src, tide_symtab_t *st) {
 /* ----------------------------------------------------------------- paged */
 
 /* Pages are found through a hash map page-number -> page (open addressing,
- * linear probing); pages are allocated null-filled on first write. */
+ * linear probing); pages are allocated null-filled on first write.
+ *
+ * Previous values (docs/TICKING.md, decision 2): after
+ * tide__source_track_prev the source keeps an undo log of the current
+ * step. The first write of a key in a step records (key, old value): an
+ * entry in append order (keys, values, the entry's hash slot, and a link
+ * to the previous entry of the same page) found through an open-addressing
+ * hash key -> entry. The log belongs to the step it was started in
+ * (log.step); a write in a later step first resets it (O(entries of the
+ * old step): only their hash slots are cleared) and bumps log.gen, the
+ * generation that per-page bookkeeping (page_meta_t) is stamped with, so
+ * no per-page state needs clearing. fill_prev serves the current values
+ * and patches the logged keys over them: for a range it walks the logged
+ * entries of each page it reads (O(entries)), for keys it probes the hash
+ * per key, or binary-searches sorted runs per entry when the page has few
+ * entries. Pages allocated in the current step (page_meta_t.born) held
+ * only nulls at its start: their writes are not logged and fill_prev
+ * reads nulls for them, so appends to fresh pages cost no logging.
+ * String values are logged as pointers (stored strings are immutable and
+ * live as long as the source's arena). Writers are single-threaded; fills
+ * (current and previous) may run concurrently while no writer runs. Row
+ * keys are below TIDE_NULL_KEY (the empty mark of the log's hash). */
+
+#define LOG_END UINT32_MAX
+
+typedef struct page_meta_t {
+  uint64_t born;  /* log generation in which the page was allocated */
+  uint64_t lgen;  /* generation of lhead/lcount (stale otherwise) */
+  uint32_t lhead; /* newest log entry of this page; LOG_END ends */
+  uint32_t lcount;
+} page_meta_t;
+
+/* A hash slot: key (TIDE_NULL_KEY: empty) and its entry, in one line. */
+typedef struct log_slot_t {
+  uint64_t key;
+  uint64_t idx;
+} log_slot_t;
+
+typedef struct prevlog_t {
+  const _Atomic uint64_t *step; /* NULL: not tracking */
+  uint64_t step_val;            /* the step the entries belong to */
+  bool live;                    /* step_val is valid */
+  uint64_t gen;                 /* bumped at every reset; 0 before tracking */
+  uint32_t n, cap;              /* entries */
+  uint64_t *keys;
+  uint32_t *hslot;              /* the entry's hash slot */
+  uint32_t *next;               /* previous entry of the same page */
+  void *vals;                   /* cap values of the source's width */
+  log_slot_t *h;                /* hcap hash slots */
+  uint32_t hcap;                /* 0 or a power of two >= 2 * cap */
+  unsigned hshift;              /* 64 - log2(hcap) */
+} prevlog_t;
+
 typedef struct paged_source_t {
   tide_source_t base;
   uint64_t *page_ids; /* UINT64_MAX = empty slot */
   void **pages;
+  page_meta_t *meta;  /* per slot */
   uint64_t nslots;    /* power of two */
   uint64_t npages;
   void *null_page;    /* a page of nulls for reads of unwritten pages */
   tide_arena_t arena;
+  prevlog_t log;
 } paged_source_t;
 
 static inline uint64_t page_hash(uint64_t id) { return id * 0x9E3779B97F4A7C15ULL; }
+static inline uint64_t log_hash(const prevlog_t *L, uint64_t key) {
+  return (key * 0x9E3779B97F4A7C15ULL) >> L->hshift;
+}
 
-static const void *paged_page(const paged_source_t *p, uint64_t id) {
+/* Slot of page id, or -1 if the page was never written. */
+static inline int64_t paged_slot(const paged_source_t *p, uint64_t id) {
   uint64_t mask = p->nslots - 1;
   for (uint64_t i = page_hash(id) & mask;; i = (i + 1) & mask) {
-    if (p->page_ids[i] == id) return p->pages[i];
-    if (p->page_ids[i] == UINT64_MAX) return p->null_page;
+    if (p->page_ids[i] == id) return (int64_t)i;
+    if (p->page_ids[i] == UINT64_MAX) return -1;
   }
+}
+
+static const void *paged_page(const paged_source_t *p, uint64_t id) {
+  int64_t s = paged_slot(p, id);
+  return s < 0 ? p->null_page : p->pages[s];
 }
 
 static void paged_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
@@ -314,6 +379,174 @@ static void paged_fill(const tide_source_t *src, const tide_rowseq_t *seq, void 
   }
 }
 
+/* Overwrite d[pos] with logged values: entries of one page (list from
+ * head) whose key lies in [lo, lo + cnt) go to d[key - base]. */
+#define LOG_PATCH_LIST(W, T)                                                          \
+  static void log_patch_list_##W(const prevlog_t *L, uint32_t head, uint64_t lo,        \
+                                 uint32_t cnt, uint64_t base, void *dst) {              \
+    const T *restrict v = L->vals;                                                    \
+    T *restrict d = dst;                                                              \
+    for (uint32_t e = head; e != LOG_END; e = L->next[e]) {                           \
+      uint64_t k = L->keys[e];                                                        \
+      if (k - lo < cnt) d[k - base] = v[e];                                           \
+    }                                                                                 \
+  }
+/* Probe the hash for each of keys[0..cnt) and patch d[j] when logged. */
+#define LOG_PATCH_PROBE(W, T)                                                         \
+  static void log_patch_probe_##W(const prevlog_t *L, const uint64_t *keys,             \
+                                  uint32_t cnt, void *dst) {                            \
+    const T *restrict v = L->vals;                                                    \
+    T *restrict d = dst;                                                              \
+    const log_slot_t *restrict hs = L->h;                                             \
+    uint64_t mask = L->hcap - 1;                                                      \
+    for (uint32_t j = 0; j < cnt; j++) {                                              \
+      uint64_t key = keys[j];                                                         \
+      uint64_t h = log_hash(L, key);                                                  \
+      while (hs[h].key != key && hs[h].key != TIDE_NULL_KEY) h = (h + 1) & mask;      \
+      if (hs[h].key == key) d[j] = v[hs[h].idx];                                      \
+    }                                                                                 \
+  }
+/* Probe keys[idx[t]] for t < cnt and patch d[idx[t]] when logged; the
+ * hash slots of later keys are prefetched (random lines). */
+#define LOG_PATCH_PROBE_IDX(W, T)                                                     \
+  static void log_patch_probe_idx_##W(const prevlog_t *L, const uint64_t *keys,         \
+                                      const uint32_t *idx, uint32_t cnt, void *dst) {   \
+    const T *restrict v = L->vals;                                                    \
+    T *restrict d = dst;                                                              \
+    const log_slot_t *restrict hs = L->h;                                             \
+    uint64_t mask = L->hcap - 1;                                                      \
+    for (uint32_t t = 0; t < cnt; t++) {                                              \
+      if (t + 8 < cnt) __builtin_prefetch(&hs[log_hash(L, keys[idx[t + 8]])]);        \
+      uint64_t key = keys[idx[t]];                                                    \
+      uint64_t h = log_hash(L, key);                                                  \
+      while (hs[h].key != key && hs[h].key != TIDE_NULL_KEY) h = (h + 1) & mask;      \
+      if (hs[h].key == key) d[idx[t]] = v[hs[h].idx];                                 \
+    }                                                                                 \
+  }
+/* Sorted keys[0..cnt): for each entry of the page list, binary-search its
+ * key and patch every occurrence. */
+#define LOG_PATCH_SEARCH(W, T)                                                        \
+  static void log_patch_search_##W(const prevlog_t *L, uint32_t head,                  \
+                                   const uint64_t *keys, uint32_t cnt, void *dst) {     \
+    const T *restrict v = L->vals;                                                    \
+    T *restrict d = dst;                                                              \
+    for (uint32_t e = head; e != LOG_END; e = L->next[e]) {                           \
+      uint64_t k = L->keys[e];                                                        \
+      uint32_t lo = 0, hi = cnt;                                                      \
+      while (lo < hi) {                                                               \
+        uint32_t mid = lo + (hi - lo) / 2;                                            \
+        if (keys[mid] < k) lo = mid + 1; else hi = mid;                               \
+      }                                                                               \
+      for (; lo < cnt && keys[lo] == k; lo++) d[lo] = v[e];                           \
+    }                                                                                 \
+  }
+#define LOG_PATCH_ALL(W, T) \
+  LOG_PATCH_LIST(W, T) LOG_PATCH_PROBE(W, T) LOG_PATCH_PROBE_IDX(W, T) LOG_PATCH_SEARCH(W, T)
+LOG_PATCH_ALL(1, uint8_t)
+LOG_PATCH_ALL(2, uint16_t)
+LOG_PATCH_ALL(4, uint32_t)
+LOG_PATCH_ALL(8, uint64_t)
+#undef LOG_PATCH_ALL
+#undef LOG_PATCH_LIST
+#undef LOG_PATCH_PROBE
+#undef LOG_PATCH_PROBE_IDX
+#undef LOG_PATCH_SEARCH
+
+#define LOG_DISPATCH(w, fn, ...)                 \
+  do {                                           \
+    switch (w) {                                 \
+      case 1: fn##_1(__VA_ARGS__); break;        \
+      case 2: fn##_2(__VA_ARGS__); break;        \
+      case 4: fn##_4(__VA_ARGS__); break;        \
+      default: fn##_8(__VA_ARGS__); break;       \
+    }                                            \
+  } while (0)
+
+static void paged_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  const paged_source_t *p = (const paged_source_t *)src;
+  const prevlog_t *L = &p->log;
+  /* Fast path: nothing written (and tracked) in this step. */
+  if (!L->step || !L->live ||
+      L->step_val != atomic_load_explicit(L->step, memory_order_acquire)) {
+    paged_fill(src, seq, dst);
+    return;
+  }
+  size_t w = tide_type_width(src->type);
+  char *d = dst;
+  const uint64_t gen = L->gen;
+  if (seq->keys == NULL) {
+    uint64_t k = seq->first;
+    uint32_t done = 0;
+    while (done < seq->n) {
+      uint64_t id = k >> TIDE_PAGE_BITS;
+      uint32_t off = (uint32_t)(k & (TIDE_PAGE_SIZE - 1));
+      uint32_t take = TIDE_MIN(seq->n - done, TIDE_PAGE_SIZE - off);
+      int64_t s = paged_slot(p, id);
+      const page_meta_t *m = s < 0 ? NULL : &p->meta[s];
+      const char *page = (!m || m->born == gen) ? p->null_page : p->pages[s];
+      memcpy(d + (size_t)done * w, page + (size_t)off * w, (size_t)take * w);
+      if (m && m->born != gen && m->lgen == gen && m->lcount) {
+        if (m->lcount <= take) {
+          LOG_DISPATCH(w, log_patch_list, L, m->lhead, k, take, seq->first, dst);
+        } else {
+          uint64_t keys[TIDE_PAGE_SIZE];
+          for (uint32_t j = 0; j < take; j++) keys[j] = k + j;
+          LOG_DISPATCH(w, log_patch_probe, L, keys, take, d + (size_t)done * w);
+        }
+      }
+      done += take;
+      k += take;
+    }
+    return;
+  }
+  /* Keys: runs on one page share the page lookup; keys to probe are
+   * collected and probed in batches. */
+  const uint64_t *keys = seq->keys;
+  uint32_t probe[TIDE_CHUNK_SIZE];
+  uint32_t nprobe = 0;
+  uint32_t i = 0;
+  while (i < seq->n) {
+    uint64_t id = keys[i] >> TIDE_PAGE_BITS;
+    int64_t s = paged_slot(p, id);
+    const page_meta_t *m = s < 0 ? NULL : &p->meta[s];
+    const char *page = (!m || m->born == gen) ? p->null_page : p->pages[s];
+    uint32_t j = i;
+    bool sorted = true;
+    switch (w) {
+#define PAGED_RUN(W, T)                                                           \
+  case W:                                                                         \
+    while (j < seq->n && (keys[j] >> TIDE_PAGE_BITS) == id) {                     \
+      ((T *)d)[j] = ((const T *)page)[keys[j] & (TIDE_PAGE_SIZE - 1)];            \
+      sorted &= j == i || keys[j - 1] <= keys[j];                                 \
+      j++;                                                                        \
+    }                                                                             \
+    break;
+      PAGED_RUN(1, uint8_t)
+      PAGED_RUN(2, uint16_t)
+      PAGED_RUN(4, uint32_t)
+      PAGED_RUN(8, uint64_t)
+#undef PAGED_RUN
+    }
+    if (m && m->born != gen && m->lgen == gen && m->lcount) {
+      uint32_t cnt = j - i;
+      char *dd = d + (size_t)i * w;
+      if (sorted && (uint64_t)m->lcount * 8 <= cnt) {
+        LOG_DISPATCH(w, log_patch_search, L, m->lhead, keys + i, cnt, dd);
+      } else {
+        for (uint32_t t = i; t < j; t++) {
+          if (nprobe == TIDE_CHUNK_SIZE) {
+            LOG_DISPATCH(w, log_patch_probe_idx, L, keys, probe, nprobe, dst);
+            nprobe = 0;
+          }
+          probe[nprobe++] = t;
+        }
+      }
+    }
+    i = j;
+  }
+  if (nprobe) LOG_DISPATCH(w, log_patch_probe_idx, L, keys, probe, nprobe, dst);
+}
+
 static const void *paged_direct(const tide_source_t *src, uint64_t first, uint32_t n) {
   const paged_source_t *p = (const paged_source_t *)src;
   uint64_t id = first >> TIDE_PAGE_BITS;
@@ -322,17 +555,33 @@ static const void *paged_direct(const tide_source_t *src, uint64_t first, uint32
          (first & (TIDE_PAGE_SIZE - 1)) * tide_type_width(src->type);
 }
 
+static void log_free(prevlog_t *L) {
+  tide_free(L->keys);
+  tide_free(L->hslot);
+  tide_free(L->next);
+  tide_free(L->vals);
+  tide_free(L->h);
+  L->keys = NULL;
+  L->hslot = L->next = NULL;
+  L->vals = NULL;
+  L->h = NULL;
+  L->n = L->cap = L->hcap = 0;
+}
+
 static void paged_destroy(tide_source_t *src) {
   paged_source_t *p = (paged_source_t *)src;
   for (uint64_t i = 0; i < p->nslots; i++)
     if (p->page_ids[i] != UINT64_MAX) tide_aligned_free(p->pages[i]);
   tide_free(p->page_ids);
   tide_free(p->pages);
+  tide_free(p->meta);
   tide_aligned_free(p->null_page);
   tide__arena_destroy(&p->arena);
+  log_free(&p->log);
 }
 
-static const tide_source_vt paged_vt = {"paged", paged_fill, paged_direct, paged_destroy, NULL};
+static const tide_source_vt paged_vt = {"paged", paged_fill, paged_direct, paged_destroy,
+                                        paged_fill_prev};
 
 tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab,
                                          tide_error *err) {
@@ -343,10 +592,12 @@ tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab
   p->nslots = 16;
   p->page_ids = tide_malloc(p->nslots * sizeof *p->page_ids);
   p->pages = tide_calloc(p->nslots, sizeof *p->pages);
+  p->meta = tide_calloc(p->nslots, sizeof *p->meta);
   p->null_page = tide_aligned_malloc(64, TIDE_PAGE_SIZE * tide_type_width(type));
-  if (!p->page_ids || !p->pages || !p->null_page) {
+  if (!p->page_ids || !p->pages || !p->meta || !p->null_page) {
     tide_free(p->page_ids);
     tide_free(p->pages);
+    tide_free(p->meta);
     tide_aligned_free(p->null_page);
     tide_free(p);
     goto oom;
@@ -367,21 +618,25 @@ oom:
   return NULL;
 }
 
-static void *paged_page_for_write(paged_source_t *p, uint64_t id) {
+/* Slot of page id, allocating the page (null-filled, born in the current
+ * log generation) if needed; -1 on OOM. */
+static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
   uint64_t mask = p->nslots - 1;
   uint64_t i = page_hash(id) & mask;
   for (;; i = (i + 1) & mask) {
-    if (p->page_ids[i] == id) return p->pages[i];
+    if (p->page_ids[i] == id) return (int64_t)i;
     if (p->page_ids[i] == UINT64_MAX) break;
   }
   if ((p->npages + 1) * 2 > p->nslots) {
     uint64_t n = p->nslots * 2;
     uint64_t *ids = tide_malloc(n * sizeof *ids);
     void **pages = tide_calloc(n, sizeof *pages);
-    if (!ids || !pages) {
+    page_meta_t *meta = tide_calloc(n, sizeof *meta);
+    if (!ids || !pages || !meta) {
       tide_free(ids);
       tide_free(pages);
-      return NULL;
+      tide_free(meta);
+      return -1;
     }
     memset(ids, 0xff, n * sizeof *ids);
     for (uint64_t s = 0; s < p->nslots; s++) {
@@ -390,39 +645,291 @@ static void *paged_page_for_write(paged_source_t *p, uint64_t id) {
       while (ids[j] != UINT64_MAX) j = (j + 1) & (n - 1);
       ids[j] = p->page_ids[s];
       pages[j] = p->pages[s];
+      meta[j] = p->meta[s];
     }
     tide_free(p->page_ids);
     tide_free(p->pages);
+    tide_free(p->meta);
     p->page_ids = ids;
     p->pages = pages;
+    p->meta = meta;
     p->nslots = n;
     mask = n - 1;
     for (i = page_hash(id) & mask; p->page_ids[i] != UINT64_MAX; i = (i + 1) & mask) {
     }
   }
   void *page = tide_aligned_malloc(64, TIDE_PAGE_SIZE * tide_type_width(p->base.type));
-  if (!page) return NULL;
+  if (!page) return -1;
   fill_nulls(p->base.type, page, TIDE_PAGE_SIZE);
   p->page_ids[i] = id;
   p->pages[i] = page;
+  p->meta[i].born = p->log.step ? p->log.gen : 0;
+  p->meta[i].lgen = 0;
+  p->meta[i].lhead = LOG_END;
+  p->meta[i].lcount = 0;
   p->npages++;
-  return page;
+  return (int64_t)i;
+}
+
+/* Empty the log: clear the used hash slots (all of them at once when
+ * they are many). */
+static void log_clear(prevlog_t *L) {
+  if ((uint64_t)L->n * 16 >= L->hcap) {
+    if (L->hcap) memset(L->h, 0xff, L->hcap * sizeof *L->h);
+  } else {
+    for (uint32_t e = 0; e < L->n; e++) L->h[L->hslot[e]].key = TIDE_NULL_KEY;
+  }
+  L->n = 0;
+}
+
+/* Start of every write: a write in a new step resets the log. */
+static void log_begin(paged_source_t *p) {
+  prevlog_t *L = &p->log;
+  if (!L->step) return;
+  uint64_t cur = atomic_load_explicit(L->step, memory_order_acquire);
+  if (L->live && L->step_val == cur) return;
+  if (L->cap > (1u << 16) && L->n < L->cap / 16) {
+    /* A big step is over: give its memory back. */
+    log_free(L);
+  } else {
+    log_clear(L);
+  }
+  L->gen++;
+  L->step_val = cur;
+  L->live = true;
+}
+
+/* Room for `extra` more entries (hash load at most 1/2). */
+static tide_status log_reserve(prevlog_t *L, size_t w, uint32_t extra) {
+  uint64_t need = (uint64_t)L->n + extra;
+  if (need <= L->cap) return TIDE_OK;
+  if (need > (UINT32_MAX >> 2)) return TIDE_ERR_NOMEM;
+  uint32_t cap = L->cap ? L->cap : 1024;
+  while (cap < need) cap *= 2;
+  uint64_t *keys = tide_realloc(L->keys, cap * sizeof *keys);
+  if (keys) L->keys = keys;
+  uint32_t *hslot = tide_realloc(L->hslot, cap * sizeof *hslot);
+  if (hslot) L->hslot = hslot;
+  uint32_t *next = tide_realloc(L->next, cap * sizeof *next);
+  if (next) L->next = next;
+  void *vals = tide_realloc(L->vals, cap * w);
+  if (vals) L->vals = vals;
+  uint32_t hcap = cap * 2;
+  log_slot_t *hs = tide_malloc(hcap * sizeof *hs);
+  if (!keys || !hslot || !next || !vals || !hs) {
+    tide_free(hs);
+    return TIDE_ERR_NOMEM;
+  }
+  L->cap = cap;
+  tide_free(L->h);
+  memset(hs, 0xff, hcap * sizeof *hs);
+  L->h = hs;
+  L->hcap = hcap;
+  L->hshift = 64u - (unsigned)__builtin_ctz(hcap);
+  for (uint32_t e = 0; e < L->n; e++) {
+    uint64_t h = log_hash(L, L->keys[e]);
+    while (hs[h].key != TIDE_NULL_KEY) h = (h + 1) & (hcap - 1);
+    hs[h].key = L->keys[e];
+    hs[h].idx = e;
+    L->hslot[e] = (uint32_t)h;
+  }
+  return TIDE_OK;
+}
+
+/* Write cnt values at keys (all on the page of slot s), logging the old
+ * value of each key's first write in this step. */
+#define LOGGED_WRITE(W, T)                                                            \
+  static void logged_write_##W(prevlog_t *L, page_meta_t *m, T *restrict page,        \
+                               const uint64_t *restrict keys, uint32_t cnt,             \
+                               const T *restrict v) {                                   \
+    log_slot_t *restrict hs = L->h;                                                   \
+    uint64_t mask = L->hcap - 1;                                                      \
+    T *restrict lv = L->vals;                                                         \
+    for (uint32_t j = 0; j < cnt; j++) {                                              \
+      uint64_t key = keys[j];                                                         \
+      uint32_t off = (uint32_t)(key & (TIDE_PAGE_SIZE - 1));                          \
+      uint64_t h = log_hash(L, key);                                                  \
+      while (hs[h].key != key && hs[h].key != TIDE_NULL_KEY) h = (h + 1) & mask;      \
+      if (hs[h].key == TIDE_NULL_KEY) {                                               \
+        uint32_t e = L->n++;                                                          \
+        hs[h].key = key;                                                              \
+        hs[h].idx = e;                                                                \
+        L->keys[e] = key;                                                             \
+        L->hslot[e] = (uint32_t)h;                                                    \
+        lv[e] = page[off];                                                            \
+        L->next[e] = m->lhead;                                                        \
+        m->lhead = e;                                                                 \
+        m->lcount++;                                                                  \
+      }                                                                               \
+      page[off] = v[j];                                                               \
+    }                                                                                 \
+  }                                                                                   \
+  static void plain_write_##W(T *restrict page, const uint64_t *restrict keys,         \
+                              uint32_t cnt, const T *restrict v) {                      \
+    for (uint32_t j = 0; j < cnt; j++) page[keys[j] & (TIDE_PAGE_SIZE - 1)] = v[j];   \
+  }
+LOGGED_WRITE(1, uint8_t)
+LOGGED_WRITE(2, uint16_t)
+LOGGED_WRITE(4, uint32_t)
+LOGGED_WRITE(8, uint64_t)
+#undef LOGGED_WRITE
+
+/* Writes after log_begin. */
+static tide_status paged_write(paged_source_t *p, const uint64_t *keys, uint32_t n,
+                               const void *values) {
+  size_t w = tide_type_width(p->base.type);
+  const char *v = values;
+  prevlog_t *L = &p->log;
+  /* Logging reads every old value: random writes over a large source
+   * would stall on each of those reads, so the lines of the next keys
+   * (and their hash slots) are prefetched ahead of the run being written. */
+  enum { AHEAD = 16 };
+  uint32_t pf = 0;
+  uint64_t pf_id = UINT64_MAX;
+  const char *pf_page = NULL;
+  uint32_t i = 0;
+  while (i < n) {
+    uint64_t id = keys[i] >> TIDE_PAGE_BITS;
+    uint32_t j = i + 1;
+    while (j < n && (keys[j] >> TIDE_PAGE_BITS) == id) j++;
+    if (L->step && L->hcap) {
+      for (uint32_t lim = TIDE_MIN(n, j + AHEAD); pf < lim; pf++) {
+        uint64_t k = keys[pf];
+        if ((k >> TIDE_PAGE_BITS) != pf_id) {
+          pf_id = k >> TIDE_PAGE_BITS;
+          int64_t s2 = paged_slot(p, pf_id);
+          pf_page = s2 < 0 ? NULL : p->pages[s2];
+        }
+        if (pf_page) __builtin_prefetch(pf_page + (k & (TIDE_PAGE_SIZE - 1)) * w, 1);
+        __builtin_prefetch(&L->h[log_hash(L, k)], 1);
+      }
+    }
+    int64_t s = paged_slot_for_write(p, id);
+    if (s < 0) return TIDE_ERR_NOMEM;
+    void *page = p->pages[s];
+    page_meta_t *m = &p->meta[s];
+    uint32_t cnt = j - i;
+    const char *vi = v + (size_t)i * w;
+    if (L->step && m->born != L->gen) {
+      TIDE_TRY(log_reserve(L, w, cnt));
+      if (m->lgen != L->gen) {
+        m->lgen = L->gen;
+        m->lhead = LOG_END;
+        m->lcount = 0;
+      }
+      LOG_DISPATCH(w, logged_write, L, m, page, keys + i, cnt, (const void *)vi);
+    } else {
+      LOG_DISPATCH(w, plain_write, page, keys + i, cnt, (const void *)vi);
+    }
+    i = j;
+  }
+  return TIDE_OK;
 }
 
 tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uint32_t n,
                                    const void *values) {
   assert(src->vt == &paged_vt);
   paged_source_t *p = (paged_source_t *)src;
-  size_t w = tide_type_width(src->type);
-  const char *v = values;
-  uint32_t i = 0;
-  while (i < n) {
-    uint64_t id = keys[i] >> TIDE_PAGE_BITS;
-    char *page = paged_page_for_write(p, id);
-    if (!page) return TIDE_ERR_NOMEM;
-    for (; i < n && (keys[i] >> TIDE_PAGE_BITS) == id; i++)
-      memcpy(page + (keys[i] & (TIDE_PAGE_SIZE - 1)) * w, v + (size_t)i * w, w);
+  log_begin(p);
+  return paged_write(p, keys, n, values);
+}
+
+tide_status tide__source_track_prev(tide_source_t *src, const _Atomic uint64_t *step) {
+  if (src->vt != &paged_vt) return TIDE_ERR_INVALID;
+  paged_source_t *p = (paged_source_t *)src;
+  prevlog_t *L = &p->log;
+  if (L->step == step) return TIDE_OK;
+  /* A new clock: forget the old log (entries of another clock's step). */
+  log_clear(L);
+  L->live = false;
+  L->gen++;
+  L->step = step;
+  if (!step) log_free(L);
+  return TIDE_OK;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Move one range by its delta, page by page: each page segment is read
+ * whole before it is written, and segments go from high to low for a
+ * positive delta (low to high for a negative one), so nothing is
+ * overwritten before it moves. Segments whose source and destination
+ * pages were never written are skipped (all nulls onto all nulls). */
+static tide_status shift_range(paged_source_t *p, const tide_shift_t *r) {
+  if (r->delta == 0) return TIDE_OK;
+  const uint64_t d = (uint64_t)r->delta;
+  const uint64_t P0 = r->first >> TIDE_PAGE_BITS, P1 = r->last >> TIDE_PAGE_BITS;
+  const uint64_t npg = P1 - P0 + 1;
+  uint64_t *ids = NULL;
+  uint64_t nids = npg;
+  if (npg > 4 * (p->npages + 1)) {
+    /* Sparse key space: visit only pages that exist at the source or
+     * under the destination. */
+    ids = tide_malloc((3 * p->npages + 1) * sizeof *ids);
+    if (!ids) return TIDE_ERR_NOMEM;
+    nids = 0;
+    const uint64_t Q0 = (r->first + d) >> TIDE_PAGE_BITS, Q1 = (r->last + d) >> TIDE_PAGE_BITS;
+    for (uint64_t s = 0; s < p->nslots; s++) {
+      uint64_t id = p->page_ids[s];
+      if (id == UINT64_MAX) continue;
+      if (id >= P0 && id <= P1) ids[nids++] = id;
+      if (id >= Q0 && id <= Q1) {
+        uint64_t lo = TIDE_MAX(r->first, (id << TIDE_PAGE_BITS) - d);
+        uint64_t hi = TIDE_MIN(r->last, (id << TIDE_PAGE_BITS) + (TIDE_PAGE_SIZE - 1) - d);
+        if (lo <= hi) {
+          ids[nids++] = lo >> TIDE_PAGE_BITS;
+          ids[nids++] = hi >> TIDE_PAGE_BITS;
+        }
+      }
+    }
+    qsort(ids, nids, sizeof *ids, cmp_u64);
+    uint64_t u = 0;
+    for (uint64_t k = 0; k < nids; k++)
+      if (u == 0 || ids[u - 1] != ids[k]) ids[u++] = ids[k];
+    nids = u;
   }
+  uint64_t buf[TIDE_PAGE_SIZE];
+  uint64_t keys[TIDE_PAGE_SIZE];
+  tide_status st = TIDE_OK;
+  for (uint64_t t = 0; t < nids && st == TIDE_OK; t++) {
+    uint64_t idx = r->delta > 0 ? nids - 1 - t : t;
+    uint64_t pg = ids ? ids[idx] : P0 + idx;
+    uint64_t lo = TIDE_MAX(r->first, pg << TIDE_PAGE_BITS);
+    uint64_t hi = TIDE_MIN(r->last, (pg << TIDE_PAGE_BITS) + (TIDE_PAGE_SIZE - 1));
+    uint32_t cnt = (uint32_t)(hi - lo + 1);
+    if (paged_slot(p, pg) < 0 && paged_slot(p, (lo + d) >> TIDE_PAGE_BITS) < 0 &&
+        paged_slot(p, (hi + d) >> TIDE_PAGE_BITS) < 0)
+      continue;
+    tide_rowseq_t seq = {lo, NULL, 0, cnt};
+    paged_fill(&p->base, &seq, buf);
+    for (uint32_t j = 0; j < cnt; j++) keys[j] = lo + j + d;
+    st = paged_write(p, keys, cnt, buf);
+  }
+  tide_free(ids);
+  return st;
+}
+
+tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n) {
+  assert(src->vt == &paged_vt);
+  paged_source_t *p = (paged_source_t *)src;
+  for (size_t i = 0; i < n; i++) {
+    const tide_shift_t *r = &shifts[i];
+    if (r->last < r->first || (r->delta < 0 && (uint64_t)-r->delta > r->first) ||
+        (r->delta > 0 && r->last > TIDE_NULL_KEY - 1 - (uint64_t)r->delta) ||
+        (i > 0 && shifts[i - 1].last >= r->first))
+      return TIDE_ERR_INVALID;
+  }
+  log_begin(p);
+  /* Negative deltas first to last, then positive ones last to first:
+   * neither group can write over a range of the other that has yet to
+   * move (results keep the ranges' order). */
+  for (size_t i = 0; i < n; i++)
+    if (shifts[i].delta < 0) TIDE_TRY(shift_range(p, &shifts[i]));
+  for (size_t i = n; i-- > 0;)
+    if (shifts[i].delta > 0) TIDE_TRY(shift_range(p, &shifts[i]));
   return TIDE_OK;
 }
 
@@ -470,8 +977,13 @@ typedef struct redir_source_t {
   tide_redir_t *redir;
 } redir_source_t;
 
-static void redir_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+/* Values of the inner source (current or previous) through the current
+ * redirection. */
+static void redir_fill_impl(const tide_source_t *src, const tide_rowseq_t *seq, void *dst,
+                            bool prev) {
   const redir_source_t *r = (const redir_source_t *)src;
+  void (*inner_fill)(const tide_source_t *, const tide_rowseq_t *, void *) =
+      prev && r->inner->vt->fill_prev ? r->inner->vt->fill_prev : r->inner->vt->fill;
   const uint64_t *map = r->redir->map;
   uint64_t keys[TIDE_CHUNK_SIZE];
   uint32_t pos[TIDE_CHUNK_SIZE];
@@ -497,14 +1009,28 @@ static void redir_fill(const tide_source_t *src, const tide_rowseq_t *seq, void 
   any_null = m != n;
   tide_rowseq_t inner = {0, keys, 0, m};
   if (!any_null) {
-    r->inner->vt->fill(r->inner, &inner, dst);
+    inner_fill(r->inner, &inner, dst);
     return;
   }
   size_t w = tide_type_width(src->type);
   unsigned char tmp[TIDE_CHUNK_SIZE * 8];
-  if (m) r->inner->vt->fill(r->inner, &inner, tmp);
+  if (m) inner_fill(r->inner, &inner, tmp);
   fill_nulls(src->type, dst, n);
   scatter(w, tmp, pos, m, dst);
+}
+
+static void redir_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  redir_fill_impl(src, seq, dst, false);
+}
+
+/* Previous values: the inner source's previous values through the
+ * current redirection. Correct while the redirection itself does not
+ * change within a cycle (static sort/join outputs over ticking inputs);
+ * a redirection with its own previous state (a paged int64 key source
+ * with an undo log, docs/TICKING.md decision 2) comes with incremental
+ * sort and join. */
+static void redir_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  redir_fill_impl(src, seq, dst, true);
 }
 
 static void redir_destroy(tide_source_t *src) {
@@ -513,7 +1039,8 @@ static void redir_destroy(tide_source_t *src) {
   tide__redir_release(r->redir);
 }
 
-static const tide_source_vt redir_vt = {"redirected", redir_fill, NULL, redir_destroy, NULL};
+static const tide_source_vt redir_vt = {"redirected", redir_fill, NULL, redir_destroy,
+                                        redir_fill_prev};
 
 /* redir composed with inner (a new reference), cached in redir. */
 static tide_redir_t *compose(tide_redir_t *redir, tide_redir_t *inner, tide_error *err) {

@@ -33,6 +33,7 @@ typedef struct node_list_t {
 struct tide_graph_s {
   pthread_rwlock_t lock;
   _Atomic uint64_t step;
+  _Atomic uint64_t epoch; /* changes at the start and at the end of a cycle */
   _Atomic int phase;
   _Atomic bool in_cycle;
   pthread_t writer;
@@ -142,7 +143,7 @@ uint64_t tide_graph_step(const tide_graph_t *g) {
 }
 tide_phase_t tide_graph_phase(const tide_graph_t *g) { return (tide_phase_t)g->phase; }
 uint64_t tide__graph_current_step(const tide_graph_t *g) { return g->step; }
-const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g) { return &g->step; }
+const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g) { return &g->epoch; }
 bool tide__graph_in_cycle(const tide_graph_t *g) {
   return g->in_cycle && pthread_equal(g->writer, pthread_self());
 }
@@ -454,6 +455,7 @@ static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
   g->writer = pthread_self();
   g->in_cycle = true;
   g->step++;
+  g->epoch++;
   g->phase = TIDE_PHASE_UPDATING;
   for (size_t i = 0; i < g->nodes.n && st == TIDE_OK; i++) {
     tide_gnode_t *n = g->nodes.items[i];
@@ -468,6 +470,7 @@ static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
     }
   }
   retire(g);
+  g->epoch++; /* previous values retire with the cycle */
   g->phase = TIDE_PHASE_IDLE;
   g->in_cycle = false;
   pthread_rwlock_unlock(&g->lock);

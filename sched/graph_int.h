@@ -75,7 +75,9 @@ tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t
 
 /* The step being computed (during a cycle) or last completed. */
 uint64_t tide__graph_current_step(const tide_graph_t *g);
-/* The step counter, for tide__source_track_prev. */
+/* The counter for tide__source_track_prev: it changes when a cycle starts
+ * and again when it ends, so previous values logged in a cycle are served
+ * only during that cycle (afterwards fill_prev reads current values). */
 const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g);
 /* True on the writer thread while a cycle runs. */
 bool tide__graph_in_cycle(const tide_graph_t *g);

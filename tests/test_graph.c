@@ -227,7 +227,60 @@ static void test_validate_rules(void) {
   tide_rowset_free(cur2);
 }
 
+/* A source that rewrites row 0 with the step number each cycle. */
+static tide_status mod_refresh(tide_gnode_t *n, tide_error *err) {
+  uint64_t key = 0;
+  int64_t v = (int64_t)tide__graph_current_step(n->graph);
+  tide_source_t *src = n->table->cols[0];
+  TIDE_TRY(tide__source_paged_set(src, &key, 1, &v));
+  tide_update_t u = {0};
+  u.modified = tide_rowset_create_range(0, 0);
+  u.modified_cols = calloc(1, sizeof *u.modified_cols);
+  u.modified_cols[0] = 1;
+  u.ncols = 1;
+  return tide__gnode_publish(n, &u, NULL, err);
+}
+static const tide_gnode_vt mod_vt = {"test_modifier", mod_refresh, NULL, NULL};
+
+static void on_mod(tide_table_t *t, const tide_update_t *u, void *ctx) {
+  int64_t *seen = ctx;
+  tide_rowseq_t seq = {0, NULL, 0, 1};
+  tide_source_fill_prev(tide_table_col_source(t, 0), &seq, &seen[0]);
+  tide_source_fill(tide_table_col_source(t, 0), &seq, &seen[1]);
+}
+
+static void test_prev_values(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  tide_source_t *src = tide__source_paged_create(TIDE_I64, NULL, &err);
+  CHECK_OK(tide__source_track_prev(src, tide__graph_step_ptr(g)), err);
+  uint64_t key = 0;
+  int64_t v0 = -7;
+  CHECK(tide__source_paged_set(src, &key, 1, &v0) == TIDE_OK);
+  tide_rowset_t *rs = tide_rowset_create_range(0, 0);
+  const char *names[] = {"X"};
+  tide_table_t *t = tide_table_create(rs, 1, names, &src, &err);
+  tide_rowset_free(rs);
+  tide_source_release(src);
+  CHECK_OK_PTR(tide__gnode_create(g, t, TIDE_KIND_STANDARD, &mod_vt, NULL, 0, NULL, &err), err);
+  int64_t seen[2] = {0, 0};
+  tide_listener_t *l = tide_table_listen(t, on_mod, seen, &err);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK(seen[0] == -7 && seen[1] == 1); /* during the cycle: old and new */
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK(seen[0] == 1 && seen[1] == 2);
+  /* After the cycle, previous values are the current ones. */
+  int64_t after = 0;
+  tide_rowseq_t seq = {0, NULL, 0, 1};
+  tide_source_fill_prev(tide_table_col_source(t, 0), &seq, &after);
+  CHECK(after == 2);
+  tide_listener_remove(l);
+  tide_table_free(t);
+  tide_graph_free(g);
+}
+
 int main(void) {
+  test_prev_values();
   test_diamond();
   test_static_listen();
   test_validate_rules();
