@@ -2,6 +2,7 @@
  * The `tide` command.
  *
  *   tide run SCRIPT [--threads N] [--timings] [--set NAME=VALUE]...
+ *            [--cycles N | --duration D] [--period D] [--realtime]
  *   tide gen-groupby --rows N --k K [--nas PCT] [--seed S] --out FILE
  *   tide --help | --version
  *
@@ -34,6 +35,7 @@ static int cmd_gen_groupby(int argc, char **argv);
 static const command commands[] = {
     {"run", cmd_run, "run a tide script",
      "usage: tide run SCRIPT [--threads N] [--timings] [--set NAME=VALUE]...\n"
+     "                [--cycles N | --duration D] [--period D] [--realtime]\n"
      "       (SCRIPT - reads the script from stdin)\n"
      "\n"
      "Run a script of table operations (Deephaven Python API names), e.g.\n"
@@ -45,6 +47,16 @@ static const command commands[] = {
      "  --threads N        worker threads for parallel operations (0 = default)\n"
      "  --timings          print each statement's wall time on stderr as 'LINE: SECONDS s'\n"
      "  --set NAME=VALUE   value returned by arg(\"NAME\", default) in the script\n"
+     "\n"
+     "ticking tables (time_table, replay, input_table; run_cycles(n) in the script):\n"
+     "  --cycles N         after the script, run N update cycles, then print again every\n"
+     "                     ticking table the script printed or showed, and write again\n"
+     "                     every write_csv() of one (after a line '--- after N cycles ---')\n"
+     "  --duration D       the same, cycling in real time for D (e.g. 10s, PT1M)\n"
+     "  --period D         target cycle period (default 100ms)\n"
+     "  --realtime         ticking sources read the real clock; by default a simulated\n"
+     "                     clock starts at 2026-01-01T09:30:00Z and advances by the\n"
+     "                     period at every cycle, so runs are reproducible\n"
      "  -h, --help         show this help\n"
      "\n"
      "Errors print 'SCRIPT:LINE:COL: error: MESSAGE' on stderr; the exit status is 1.\n"},
@@ -120,10 +132,16 @@ static bool parse_u64(const char *s, uint64_t *out) {
   return true;
 }
 
+/* The simulated clock of `tide run` (see --realtime). */
+static tide_sim_clock_t sim_clock;
+
 static int cmd_run(int argc, char **argv) {
   const char *script = NULL;
   int threads = -1;
-  bool timings = false;
+  bool timings = false, realtime = false;
+  uint64_t cycles = 0;
+  int64_t duration_ns = 0, period_ns = 100000000LL;
+  bool have_cycles = false;
   const char **set_names = calloc((size_t)argc, sizeof *set_names);
   const char **set_values = calloc((size_t)argc, sizeof *set_values);
   char **owned = calloc((size_t)argc, sizeof *owned);
@@ -153,6 +171,31 @@ static int cmd_run(int argc, char **argv) {
       goto out;
     } else if (strcmp(a, "--timings") == 0) {
       timings = true;
+    } else if (strcmp(a, "--realtime") == 0) {
+      realtime = true;
+    } else if ((v = opt_value(argc, argv, &i, "--cycles", &missing)) || missing) {
+      if (missing || !parse_u64(v, &cycles)) {
+        usage_error("run", "--cycles wants a non-negative number, not '%s'", missing ? "" : v);
+        goto out;
+      }
+      have_cycles = true;
+    } else if ((v = opt_value(argc, argv, &i, "--duration", &missing)) ||
+               (!missing && (v = opt_value(argc, argv, &i, "--period", &missing))) || missing) {
+      bool is_period = strncmp(a, "--period", 8) == 0;
+      const char *what = is_period ? "--period" : "--duration";
+      if (missing) {
+        usage_error("run", "option '%s' needs a duration (e.g. 100ms, 10s, PT1S)", what);
+        goto out;
+      }
+      tide_error err;
+      tide_error_clear(&err);
+      int64_t ns;
+      if (tide_duration_parse(v, what, &ns, &err) != TIDE_OK) {
+        usage_error("run", "%s", err.msg);
+        goto out;
+      }
+      if (is_period) period_ns = ns;
+      else duration_ns = ns;
     } else if ((v = opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
       uint64_t n;
       if (missing) {
@@ -191,6 +234,22 @@ static int cmd_run(int argc, char **argv) {
     usage_error("run", "%s", "missing SCRIPT");
     goto out;
   }
+  if (have_cycles && duration_ns) {
+    usage_error("run", "%s", "give --cycles or --duration, not both");
+    goto out;
+  }
+  if (!realtime) {
+    tide_graph_t *g = tide_graph_default();
+    if (!g) {
+      fprintf(stderr, "tide run: out of memory\n");
+      rc = 1;
+      goto out;
+    }
+    tide_ts_parse("2026-01-01T09:30:00Z", 20, &sim_clock.start_ns);
+    sim_clock.graph = g;
+    sim_clock.step_ns = period_ns;
+    tide_graph_set_clock(g, tide_sim_clock_now, &sim_clock);
+  }
   if (threads >= 0) {
     tide_error err;
     tide_error_clear(&err);
@@ -206,6 +265,9 @@ static int cmd_run(int argc, char **argv) {
   opt.nsets = nsets;
   opt.set_names = set_names;
   opt.set_values = set_values;
+  opt.cycles = cycles;
+  opt.duration_ns = (uint64_t)duration_ns;
+  opt.period_ns = (uint64_t)period_ns;
   tide_script_diag diag;
   rc = tide_script_run_file(script, &opt, stderr, &diag) == TIDE_OK ? 0 : 1;
   /* print()/show() output that could not be written (full disk, closed

@@ -177,6 +177,15 @@ typedef struct tide_script_options {
   size_t nsets;
   const char *const *set_names;
   const char *const *set_values;
+  /* Ticking (tide run --cycles/--duration): after the script, run `cycles`
+   * cycles of tide_graph_default() on this thread, or, with duration_ns,
+   * cycle on the graph's background thread every period_ns (0: 100 ms)
+   * for that long; then print again every refreshing table the script
+   * print()ed or show()ed and re-write every write_csv() of one
+   * (tide_script_replay_outputs). */
+  uint64_t cycles;
+  uint64_t duration_ns;
+  uint64_t period_ns;
 } tide_script_options;
 
 /* New interpreter with the builtins bound; opt may be NULL. */
@@ -186,6 +195,12 @@ void tide_script_interp_free(tide_script_interp *in);
 /* Run the statements of src (globals persist across calls). */
 tide_status tide_script_exec(tide_script_interp *in, const char *src, size_t len,
                              tide_script_diag *diag);
+
+/* Print again each refreshing table that print()/show() wrote, and write
+ * again each write_csv() of a refreshing table, in script order, preceded
+ * (when anything is printed) by a line "--- after LABEL ---". */
+tide_status tide_script_replay_outputs(tide_script_interp *in, const char *label,
+                                       tide_script_diag *diag);
 
 /* A global's table (borrowed; NULL if missing or not a table). */
 tide_table_t *tide_script_get_table(tide_script_interp *in, const char *name);
@@ -318,6 +333,11 @@ tide_sv *tide__script_engine_err(tide_script_call *c, const tide_error *err);
 FILE *tide__script_out(tide_script_interp *in);
 /* Value of --set NAME (NULL if not given). */
 const char *tide__script_setting(tide_script_interp *in, const char *name);
+/* Remember an output of a refreshing table for tide_script_replay_outputs:
+ * kind 'p' print (all rows), 's' show (n rows), 'w' write_csv (path,
+ * cols: ncols names, NULL/0 for all). Returns false on OOM. */
+bool tide__script_note_output(tide_script_interp *in, char kind, tide_table_t *t, uint64_t n,
+                              const char *path, const char *const *cols, size_t ncols);
 
 #endif /* TIDE_SCRIPT_INTERNAL */
 

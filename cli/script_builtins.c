@@ -246,6 +246,11 @@ static tide_sv *b_write_csv(tide_script_call *c) {
   if (!get_strlist(c, 2, &cols)) return NULL;
   tide_error err;
   tide_error_clear(&err);
+  if (tide_table_is_refreshing(t) &&
+      !tide__script_note_output(c->in, 'w', t, 0, path, cols.v, cols.n)) {
+    strlist_free(&cols);
+    return NULL;
+  }
   tide_table_t *v = NULL;
   if (cols.n) {
     v = tide_view(t, cols.v, cols.n, &err);
@@ -298,6 +303,9 @@ static tide_sv *b_print(tide_script_call *c) {
       if (sep[0]) at_start = sep[strlen(sep) - 1] == '\n';
     }
     if (!put_value(c, out, c->var[i], &at_start)) return NULL;
+    if (is_table && tide_table_is_refreshing(c->var[i]->u.table) &&
+        !tide__script_note_output(c->in, 'p', c->var[i]->u.table, 0, NULL, NULL, 0))
+      return NULL;
     last_table = is_table;
   }
   if (!(last_table && strcmp(end, "\n") == 0)) fputs(end, out);
@@ -314,6 +322,8 @@ static tide_sv *b_show(tide_script_call *c) {
   FILE *out = tide__script_out(c->in);
   if (tide_table_print(t, out, n, &err)) return tide__script_engine_err(c, &err);
   fflush(out);
+  if (tide_table_is_refreshing(t) && !tide__script_note_output(c->in, 's', t, n, NULL, NULL, 0))
+    return NULL;
   return tide__sv_none();
 }
 
@@ -582,6 +592,157 @@ out:
   tide_free(names);
   tide_free(srcs);
   return res;
+}
+
+/* ============================================================== ticking */
+
+/* time_table(period, start_time=None, blink_table=False): period is an
+ * ISO-8601 duration ("PT1S") or "100ms"-style text, or an integer of
+ * nanoseconds; start_time a timestamp string. */
+static tide_sv *b_time_table(tide_script_call *c) {
+  int64_t period = 0;
+  tide_error err;
+  tide_error_clear(&err);
+  if (c->a[0]->kind == TIDE_SV_INT) {
+    period = c->a[0]->u.i;
+    if (period <= 0)
+      return ERR(c, c->an[0], TIDE_ERR_INVALID,
+                 "time_table(): the period must be positive (got %lld ns)", (long long)period);
+  } else if (c->a[0]->kind == TIDE_SV_STR) {
+    if (tide_duration_parse(c->a[0]->u.str.s, "time_table()", &period, &err) != TIDE_OK)
+      return ERR(c, c->an[0], err.status, "%s", err.msg);
+  } else {
+    return type_err(c, 0, "a duration string (e.g. 'PT1S') or nanoseconds");
+  }
+  int64_t start = TIDE_NULL_TS;
+  if (!is_none(c->a[1])) {
+    const char *st;
+    if (!get_str(c, 1, &st)) return NULL;
+    if (!tide_ts_parse(st, strlen(st), &start))
+      return ERR(c, c->an[1], TIDE_ERR_INVALID,
+                 "time_table(): start_time '%s' is not a timestamp (e.g. 2026-01-01T09:30:00Z)",
+                 st);
+  }
+  bool blink;
+  if (!get_bool(c, 2, false, &blink)) return NULL;
+  tide_graph_t *g = tide_graph_default();
+  if (!g) return NULL;
+  return ret_table(c, tide_time_table(g, period, start, blink, &err), &err);
+}
+
+static tide_sv *b_replay(tide_script_call *c) {
+  tide_table_t *t = get_table(c, 0);
+  int64_t per;
+  if (!t || !get_int(c, 1, 0, &per)) return NULL;
+  if (per <= 0)
+    return ERR(c, c->an[1], TIDE_ERR_INVALID,
+               "replay(): rows_per_cycle must be positive (got %lld)", (long long)per);
+  bool blink;
+  if (!get_bool(c, 2, false, &blink)) return NULL;
+  tide_graph_t *g = tide_graph_default();
+  if (!g) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_replay(g, t, (uint64_t)per, blink, &err), &err);
+}
+
+/* input_table(col_defs=None, init_table=None, key_cols=None): col_defs is
+ * a dict of column types ({"Sym": dtypes.string, "Px": "double"}) or a
+ * table whose schema and rows start the input table (as init_table). */
+static tide_sv *b_input_table(tide_script_call *c) {
+  const tide_sv *defs = is_none(c->a[0]) ? NULL : c->a[0];
+  const tide_table_t *init = NULL;
+  if (defs && defs->kind == TIDE_SV_TABLE) {
+    init = defs->u.table;
+    defs = NULL;
+  } else if (defs && defs->kind != TIDE_SV_DICT) {
+    return type_err(c, 0, "a dict of column types or a table");
+  }
+  if (!is_none(c->a[1])) {
+    if (init)
+      return ERR(c, c->an[1], TIDE_ERR_INVALID, "input_table(): init_table given twice");
+    if (c->a[1]->kind != TIDE_SV_TABLE) return type_err(c, 1, "a table");
+    init = c->a[1]->u.table;
+  }
+  if (!defs && !init)
+    return ERR(c, NULL, TIDE_ERR_INVALID,
+               "input_table(): give col_defs (a dict of column types) or init_table");
+  strlist keys;
+  if (!get_strlist(c, 2, &keys)) return NULL;
+  tide_graph_t *g = tide_graph_default();
+  tide_error err;
+  tide_error_clear(&err);
+  tide_table_t *t = NULL;
+  tide_sv *res = NULL;
+  if (defs) {
+    size_t n = defs->u.list.n / 2;
+    const char **names = tide_calloc(n ? n : 1, sizeof *names);
+    tide_type_t *types = tide_calloc(n ? n : 1, sizeof *types);
+    if (!names || !types || !g) {
+      tide_free(names);
+      tide_free(types);
+      strlist_free(&keys);
+      return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const tide_sv *k = defs->u.list.items[2 * i], *v = defs->u.list.items[2 * i + 1];
+      if (k->kind != TIDE_SV_STR || v->kind != TIDE_SV_STR ||
+          !tide_type_from_name(v->u.str.s, &types[i])) {
+        ERR(c, c->an[0], TIDE_ERR_TYPE,
+            "input_table(): col_defs must map column names to types (e.g. {\"Px\": "
+            "dtypes.double}); bad entry %zu",
+            i);
+        tide_free(names);
+        tide_free(types);
+        strlist_free(&keys);
+        return NULL;
+      }
+      names[i] = k->u.str.s;
+    }
+    t = tide_input_table_create_schema(g, n, names, types, keys.v, keys.n, &err);
+    tide_free(names);
+    tide_free(types);
+  } else {
+    if (!g) {
+      strlist_free(&keys);
+      return NULL;
+    }
+    t = tide_input_table_create(g, init, keys.v, keys.n, &err);
+  }
+  strlist_free(&keys);
+  res = ret_table(c, t, &err);
+  return res;
+}
+
+static tide_sv *m_input_change(tide_script_call *c) {
+  tide_table_t *self = self_table(c);
+  if (!tide_table_is_input_table(self))
+    return ERR(c, NULL, TIDE_ERR_INVALID,
+               "%s(): the table is not an input table (make one with input_table(...))",
+               c->fn->name);
+  tide_table_t *rows = get_table(c, 0);
+  if (!rows) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  tide_status st = c->fn->tag ? tide_input_table_delete(self, rows, &err)
+                              : tide_input_table_add(self, rows, &err);
+  if (st) return tide__script_engine_err(c, &err);
+  return tide__sv_none();
+}
+
+static tide_sv *b_run_cycles(tide_script_call *c) {
+  int64_t n;
+  if (!get_int(c, 0, 1, &n)) return NULL;
+  if (n < 0)
+    return ERR(c, c->an[0], TIDE_ERR_RANGE, "run_cycles(): n must not be negative (got %lld)",
+               (long long)n);
+  tide_graph_t *g = tide_graph_default();
+  if (!g) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  if (tide_graph_run_cycles(g, (uint64_t)n, &err) != TIDE_OK)
+    return tide__script_engine_err(c, &err);
+  return tide__sv_none();
 }
 
 /* ========================================================= table methods */
@@ -1015,6 +1176,10 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "long_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_I64},
     {.name = "float_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_F32},
     {.name = "double_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_F64},
+    {.name = "time_table", .module = G, .params = P("period", "start_time", "blink_table"), .nreq = 1, .fn = b_time_table},
+    {.name = "replay", .module = G, .params = P("table", "rows_per_cycle", "blink"), .nreq = 2, .fn = b_replay},
+    {.name = "input_table", .module = G, .params = P("col_defs", "init_table", "key_cols"), .fn = b_input_table},
+    {.name = "run_cycles", .module = G, .params = P("n"), .fn = b_run_cycles},
     {.name = "string_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_STRING},
 
     /* table attributes (tag 1: also readable without a call) */
@@ -1023,6 +1188,8 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "is_refreshing", .module = T, .params = {NULL}, .fn = m_is_refreshing, .tag = 1},
     {.name = "meta_table", .module = T, .params = {NULL}, .fn = m_meta_table, .tag = 1},
     /* table methods */
+    {.name = "add", .module = T, .params = P("table"), .nreq = 1, .fn = m_input_change, .tag = 0},
+    {.name = "delete", .module = T, .params = P("table"), .nreq = 1, .fn = m_input_change, .tag = 1},
     {.name = "where", .module = T, .params = P("filters"), .nreq = 1, .fn = m_where},
     {.name = "where_in", .module = T, .params = P("filter_table", "cols"), .nreq = 2, .fn = m_where_in, .tag = 0},
     {.name = "where_not_in", .module = T, .params = P("filter_table", "cols"), .nreq = 2, .fn = m_where_in, .tag = 1},

@@ -20,7 +20,19 @@ typedef struct gvar {
   tide_sv *v;
 } gvar;
 
+/* An output of a refreshing table, redone after --cycles/--duration. */
+typedef struct noted_output {
+  char kind; /* 'p' print, 's' show, 'w' write_csv */
+  tide_table_t *t;
+  uint64_t n;
+  char *path;
+  char **cols;
+  size_t ncols;
+} noted_output;
+
 struct tide_script_interp {
+  noted_output *outs;
+  size_t nouts, outcap;
   gvar *g;
   size_t ng, gcap;
   FILE *out;
@@ -448,8 +460,86 @@ fail:
   return NULL;
 }
 
+static void noted_free(noted_output *o) {
+  tide_table_free(o->t);
+  tide_free(o->path);
+  for (size_t i = 0; i < o->ncols; i++) tide_free(o->cols[i]);
+  tide_free(o->cols);
+}
+
+bool tide__script_note_output(tide_script_interp *in, char kind, tide_table_t *t, uint64_t n,
+                              const char *path, const char *const *cols, size_t ncols) {
+  if (in->nouts == in->outcap) {
+    size_t cap = in->outcap ? in->outcap * 2 : 8;
+    noted_output *o = tide_realloc(in->outs, cap * sizeof *o);
+    if (!o) return false;
+    in->outs = o;
+    in->outcap = cap;
+  }
+  noted_output o = {kind, NULL, n, NULL, NULL, 0};
+  if (path && !(o.path = tide_strdup(path))) return false;
+  if (ncols) {
+    o.cols = tide_calloc(ncols, sizeof *o.cols);
+    if (!o.cols) {
+      noted_free(&o);
+      return false;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+      o.cols[i] = tide_strdup(cols[i]);
+      o.ncols = i + 1;
+      if (!o.cols[i]) {
+        noted_free(&o);
+        return false;
+      }
+    }
+  }
+  o.t = tide_table_retain(t);
+  in->outs[in->nouts++] = o;
+  return true;
+}
+
+tide_status tide_script_replay_outputs(tide_script_interp *in, const char *label,
+                                       tide_script_diag *diag) {
+  tide_script_diag local;
+  if (!diag) diag = &local;
+  memset(diag, 0, sizeof *diag);
+  bool header = false;
+  for (size_t i = 0; i < in->nouts; i++) {
+    noted_output *o = &in->outs[i];
+    tide_error err;
+    tide_error_clear(&err);
+    tide_status st = TIDE_OK;
+    if (o->kind == 'w') {
+      tide_table_t *v = NULL, *t = o->t;
+      if (o->ncols) {
+        v = tide_view(o->t, (const char *const *)o->cols, o->ncols, &err);
+        if (!v) st = err.status;
+        t = v;
+      }
+      if (st == TIDE_OK) st = tide_write_csv(t, o->path, &err);
+      tide_table_free(v);
+    } else {
+      if (!header) {
+        fprintf(in->out, "--- after %s ---\n", label ? label : "the cycles");
+        header = true;
+      }
+      st = tide_table_print(o->t, in->out, o->kind == 's' ? o->n : UINT64_MAX, &err);
+    }
+    if (st != TIDE_OK) {
+      diag->status = st;
+      snprintf(diag->msg, sizeof diag->msg, "after the cycles: %s", err.msg);
+      fflush(in->out);
+      return st;
+    }
+  }
+  fflush(in->out);
+  return TIDE_OK;
+}
+
 void tide_script_interp_free(tide_script_interp *in) {
   if (!in) return;
+  for (size_t i = 0; i < in->nouts; i++) noted_free(&in->outs[i]);
+  tide_free(in->outs);
   /* Free in reverse order of definition. */
   for (size_t i = in->ng; i-- > 0;) {
     tide__sv_unref(in->g[i].v);
@@ -1036,6 +1126,44 @@ tide_status tide_script_exec(tide_script_interp *in, const char *src, size_t len
   return st;
 }
 
+/* --cycles / --duration: cycle the default graph, then redo the outputs
+ * of refreshing tables. Errors have no script position (line 0). */
+static tide_status run_ticking(tide_script_interp *in, const tide_script_options *opt,
+                               tide_script_diag *diag) {
+  tide_graph_t *g = tide_graph_default();
+  tide_error err;
+  tide_error_clear(&err);
+  if (!g) {
+    diag->status = TIDE_ERR_NOMEM;
+    snprintf(diag->msg, sizeof diag->msg, "out of memory creating the update graph");
+    return diag->status;
+  }
+  uint64_t before = tide_graph_step(g);
+  tide_status st;
+  if (opt->duration_ns) {
+    st = tide_graph_start(g, opt->period_ns, &err);
+    if (st == TIDE_OK) {
+      struct timespec ts = {(time_t)(opt->duration_ns / 1000000000ULL),
+                            (long)(opt->duration_ns % 1000000000ULL)};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+      st = tide_graph_stop(g, &err);
+    }
+  } else {
+    st = tide_graph_run_cycles(g, opt->cycles, &err);
+  }
+  if (st != TIDE_OK) {
+    diag->status = st;
+    diag->line = 0;
+    snprintf(diag->msg, sizeof diag->msg, "in an update cycle: %s", err.msg);
+    return st;
+  }
+  uint64_t ran = tide_graph_step(g) - before;
+  char label[64];
+  snprintf(label, sizeof label, "%llu cycle%s", (unsigned long long)ran, ran == 1 ? "" : "s");
+  return tide_script_replay_outputs(in, label, diag);
+}
+
 tide_status tide_script_run_file(const char *path, const tide_script_options *opt,
                                  FILE *errout, tide_script_diag *diag) {
   tide_script_diag local;
@@ -1096,6 +1224,7 @@ tide_status tide_script_run_file(const char *path, const tide_script_options *op
     snprintf(diag->msg, sizeof diag->msg, "out of memory");
   } else {
     st = tide_script_exec(in, buf, n, diag);
+    if (st == TIDE_OK && opt && (opt->cycles || opt->duration_ns)) st = run_ticking(in, opt, diag);
     tide_script_interp_free(in);
   }
   tide_free(buf);

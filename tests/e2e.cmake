@@ -110,3 +110,22 @@ tide_e2e(cli_threads_zero ARGS run print.tide --threads 0 STDOUT print.expected.
 add_test(NAME e2e_cli_stdout_full
          COMMAND sh -c "out=$($<TARGET_FILE:tide> run print.tide 2>&1 >/dev/full); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q 'cannot write the output'"
          WORKING_DIRECTORY ${TIDE_E2E_DIR})
+
+# --- ticking tables (replay, time_table, input_table, run_cycles; simulated
+# clock: 2026-01-01T09:30:00Z + 100 ms per cycle)
+tide_e2e(tick_replay ARGS run tick_replay.tide STDOUT tick_replay.expected.out)
+tide_e2e(tick_input ARGS run tick_input.tide STDOUT tick_input.expected.out)
+tide_e2e(tick_cycles ARGS run tick_cycles.tide --cycles 4 STDOUT tick_cycles.expected.out
+         CSV tick_cycles.expected.csv)
+tide_e2e(tick_duration ARGS run tick_cycles.tide --duration 1s --period 20ms
+         STDOUT_REGEX "--- after [0-9]+ cycles ---" CSV tick_cycles.expected.csv)
+foreach(e duration replay add)
+  tide_e2e(tick_err_${e} ARGS run tick_err_${e}.tide RC 1 STDERR tick_err_${e}.expected.err)
+endforeach()
+tide_e2e(cli_bad_duration ARGS run tick_replay.tide --duration 5x RC 2
+         STDERR_REGEX "--duration: bad duration '5x'")
+tide_e2e(cli_bad_period ARGS run tick_replay.tide --period PT0S RC 2
+         STDERR_REGEX "--period: duration 'PT0S' must be positive")
+tide_e2e(cli_cycles_and_duration ARGS run tick_replay.tide --cycles 2 --duration 1s RC 2
+         STDERR_REGEX "not both")
+tide_e2e(cli_bad_cycles ARGS run tick_replay.tide --cycles many RC 2 STDERR_REGEX "--cycles")

@@ -18,5 +18,6 @@
 #include "tide/io.h"
 #include "tide/engine.h"
 #include "tide/graph.h"
+#include "tide/ticking.h"
 
 #endif /* TIDE_TIDE_H */
