@@ -1026,6 +1026,10 @@ static int agg_input(tide_table_t *t, tide_agg_kind_t kind, const char *name, co
 
 tide_table_t *tide_agg_by(tide_table_t *t, const tide_agg_spec_t *aggs, size_t naggs,
                           const char *const *by, size_t nby, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "agg_by: ticking inputs are not supported yet");
+    return NULL;
+  }
   const char *op = "agg_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
@@ -1115,6 +1119,10 @@ fail:
 
 tide_table_t *tide_agg_all_by(tide_table_t *t, tide_agg_kind_t kind, const char *const *by,
                               size_t nby, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "agg_all_by: ticking inputs are not supported yet");
+    return NULL;
+  }
   const char *op = "agg_all_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
@@ -1177,6 +1185,10 @@ done:
 
 tide_table_t *tide_count_by(tide_table_t *t, const char *count_col, const char *const *by,
                             size_t nby, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "count_by: ticking inputs are not supported yet");
+    return NULL;
+  }
   const char *op = "count_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);

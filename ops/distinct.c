@@ -14,6 +14,11 @@
 
 tide_table_t *tide_select_distinct(tide_table_t *t, const char *const *cols, size_t ncols,
                                    tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED,
+                   "select_distinct: ticking inputs are not supported yet");
+    return NULL;
+  }
   const char *op = "select_distinct";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);

@@ -119,10 +119,18 @@ done:
 
 tide_table_t *tide_head_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                            tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "head_by: ticking inputs are not supported yet");
+    return NULL;
+  }
   return headby_run(t, n, by, nby, false, "head_by", err);
 }
 
 tide_table_t *tide_tail_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                            tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "tail_by: ticking inputs are not supported yet");
+    return NULL;
+  }
   return headby_run(t, n, by, nby, true, "tail_by", err);
 }

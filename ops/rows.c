@@ -34,10 +34,18 @@ static tide_table_t *rows_by_pos(tide_table_t *t, uint64_t pos, uint64_t count, 
 }
 
 tide_table_t *tide_head(tide_table_t *t, uint64_t n, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "head: ticking inputs are not supported yet");
+    return NULL;
+  }
   return rows_by_pos(t, 0, n, "head", err);
 }
 
 tide_table_t *tide_tail(tide_table_t *t, uint64_t n, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "tail: ticking inputs are not supported yet");
+    return NULL;
+  }
   uint64_t size = t ? tide_rowset_size(t->rowset) : 0;
   return rows_by_pos(t, n >= size ? 0 : size - n, n, "tail", err);
 }
@@ -134,6 +142,11 @@ static tide_status symbol_maps(tide_table_t *const *tables, size_t n, size_t col
 }
 
 tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err) {
+  for (size_t i = 0; tables && i < n; i++)
+    if (tables[i] && tables[i]->node) {
+      tide_error_set(err, TIDE_ERR_UNSUPPORTED, "merge: ticking inputs are not supported yet");
+      return NULL;
+    }
   if (n == 0 || !tables) {
     tide_error_set(err, TIDE_ERR_INVALID, "merge: no tables to merge");
     return NULL;

@@ -1,6 +1,6 @@
 /*
  * Filters and formula columns: where, select, view, update, update_view,
- * drop_columns, rename_columns (static builds).
+ * drop_columns, rename_columns: static builds and incremental listeners.
  *
  * Sharing (Deephaven semantics):
  *  - where: the result shares every column source of its parent with a new
@@ -20,6 +20,33 @@
  * Formulas later in a list see columns defined earlier in the same call;
  * redefining a column replaces it in place.
  *
+ * Ticking inputs (t->node set; docs/TICKING.md decisions 1, 2, 4, 5): the
+ * first snapshot is the static build, then a graph node keeps the result
+ * current, cycle by cycle, with work proportional to the change:
+ *  - where: the result's RowSet is the matching subset of the parent's
+ *    keys. Per update: drop the parent's removed keys, apply its shifts,
+ *    filter the added rows, and re-filter modified rows only when the
+ *    filter reads a modified column (modified rows that start matching are
+ *    added, that stop matching are removed (mapped back through the shifts
+ *    to the previous key space), that still match are modified). A new
+ *    RowSet is published every cycle (copy + changes). Kind: append-only,
+ *    add-only and blink inputs keep their kind; others give standard.
+ *  - view / update_view / select / update: the result shares the parent's
+ *    RowSet object (taking the new one each cycle) and its untouched
+ *    columns; formula views read live values. Stored columns (select and
+ *    update formulas, and view formulas that use i/ii or a symbol literal
+ *    not yet in its dictionary) are paged sources keyed by the parent's row
+ *    keys with previous-value tracking: per update their values move with
+ *    the parent's shifts (key by key, so unmoved keys inside a shift's
+ *    window are never touched), formulas are evaluated on added rows, and
+ *    on modified rows only for the columns that depend on modified ones.
+ *  - drop_columns / rename_columns share everything.
+ *  The update passes through with the modified-column set mapped: a column
+ *  is modified when any parent column it depends on (transitively through
+ *  earlier formulas of the same call) is. Symbol literals that were absent
+ *  at compile time are compiled again each cycle until they resolve.
+ *  i/ii are refused on refreshing inputs other than append-only and blink.
+ *
  * Parallelism: where and the materializing ops evaluate morsels of
  * TIDE_MORSEL_ROWS positions with OpenMP; each morsel writes its own slice
  * (where: its own key vector, concatenated in morsel order), so results are
@@ -31,6 +58,7 @@
 
 #include "core/core_int.h"
 #include "core/expr.h"
+#include "sched/graph_int.h"
 
 #define NAME_CAP 256
 
@@ -145,7 +173,7 @@ static bool kv_reserve(keyvec *v, uint64_t extra) {
 
 /* Rows of rs (over cols) where e holds: a new RowSet, or NULL (err set). */
 static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
-                                    tide_source_t *const *cols, tide_rowset_t *rs,
+                                    tide_source_t *const *cols, tide_rowset_t *rs, uint64_t pos0,
                                     tide_error *err) {
   uint64_t n = tide_rowset_size(rs);
   uint64_t nm = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
@@ -175,6 +203,7 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
       tide_rowseq_t seq;
       while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
         uint32_t cnt;
+        seq.pos += pos0;
         ok = tide__expr_filter(e, cols, &seq, NULL, sel, &cnt, s) == TIDE_OK &&
              kv_reserve(v, cnt);
         if (!ok) break;
@@ -221,6 +250,269 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
   return res;
 }
 
+/* ------------------------------------------------ incremental: common */
+
+static bool rs_empty(const tide_rowset_t *rs) { return !rs || tide_rowset_is_empty(rs); }
+
+static tide_rowset_t *rs_ref(tide_rowset_t *rs) { return rs ? tide_rowset_retain(rs) : NULL; }
+
+static tide_status nomem(const char *op, tide_error *err) {
+  return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+}
+
+static size_t nwords_for(size_t ncols) { return (ncols + 63) / 64; }
+
+/* Whether u modified rows in any column of the parent-column bitset deps. */
+static bool deps_hit(const uint64_t *deps, size_t nwords, const tide_update_t *u) {
+  if (!u->modified_cols || rs_empty(u->modified)) return false;
+  size_t uw = nwords_for(u->ncols);
+  for (size_t i = 0; i < nwords && i < uw; i++)
+    if (deps[i] & u->modified_cols[i]) return true;
+  return false;
+}
+
+static bool copy_shifts(tide_update_t *dst, const tide_update_t *src) {
+  if (!src->nshifts) return true;
+  dst->shifts = tide_malloc(src->nshifts * sizeof *dst->shifts);
+  if (!dst->shifts) return false;
+  memcpy(dst->shifts, src->shifts, src->nshifts * sizeof *dst->shifts);
+  dst->nshifts = src->nshifts;
+  return true;
+}
+
+/* Position of the first added row in the parent (i/ii on append-only and
+ * blink inputs, where added rows are the parent's last rows). */
+static uint64_t added_pos0(const tide_table_t *parent, const tide_update_t *u) {
+  uint64_t na = rs_empty(u->added) ? 0 : tide_rowset_size(u->added);
+  uint64_t np = tide_rowset_size(parent->rowset);
+  return np >= na ? np - na : 0;
+}
+
+/* Keys of `cur` (current key space, after pu's shifts) mapped back to the
+ * previous key space: `kept` holds the previous keys that stayed (before
+ * shifting). A key that some shift moved comes from the kept key that the
+ * shift maps onto it; any other key did not move. Rare path (modified rows
+ * that leave a filter in a cycle with shifts). */
+static tide_rowset_t *unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
+                                   const tide_shift_t *shifts, size_t nshifts) {
+  uint64_t n = tide_rowset_size(cur);
+  uint64_t *keys = tide_malloc((n ? n : 1) * sizeof *keys);
+  if (!keys) return NULL;
+  tide_rowset_export(cur, keys);
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t k = keys[i];
+    for (size_t s = 0; s < nshifts; s++) {
+      int64_t d = shifts[s].delta;
+      if (d > 0 && k < (uint64_t)d) continue;
+      uint64_t c = k - (uint64_t)d;
+      if (c >= shifts[s].first && c <= shifts[s].last && tide_rowset_contains(kept, c)) {
+        keys[i] = c;
+        break;
+      }
+    }
+  }
+  tide_rowset_t *res = tide_rowset_from_keys(keys, n);
+  tide_free(keys);
+  return res;
+}
+
+/* ------------------------------------------------ incremental: where */
+
+typedef struct where_state {
+  tide_expr_t *e;
+  char *filter;
+  size_t nwords;
+  uint64_t *deps; /* parent columns the filter reads */
+} where_state;
+
+static void where_state_free(where_state *s) {
+  if (!s) return;
+  tide__expr_free(s->e);
+  tide_free(s->filter);
+  tide_free(s->deps);
+  tide_free(s);
+}
+
+static void where_destroy(tide_gnode_t *n) { where_state_free(n->state); }
+
+/* A symbol literal absent from its column's dictionary at compile time may
+ * have been interned since: compile again against the current dictionary. */
+static tide_status where_refresh_expr(where_state *s, const tide_table_t *p, tide_error *err) {
+  if (!tide__expr_has_missing_symbols(s->e)) return TIDE_OK;
+  tide_expr_schema_t sc = tide__expr_schema_of(p);
+  tide_expr_t *e = tide__expr_compile("where", s->filter, 0, &sc, TIDE_EXPR_FILTER, err);
+  if (!e) return err ? err->status : TIDE_ERR_PARSE;
+  tide__expr_free(s->e);
+  s->e = e;
+  return TIDE_OK;
+}
+
+static tide_status where_notify(tide_gnode_t *n, tide_error *err) {
+  static const char *op = "where";
+  where_state *s = n->state;
+  tide_table_t *p = n->parents[0], *r = n->table;
+  const tide_update_t *pu = tide__gnode_parent_update(n, 0);
+  if (!pu) return TIDE_OK;
+  TIDE_TRY(where_refresh_expr(s, p, err));
+  tide_status st = TIDE_OK;
+  tide_update_t u = {0};
+  tide_rowset_t *cur = NULL, *kept = NULL, *m = NULL, *pm = NULL, *newm = NULL;
+  const tide_rowset_t *old = r->rowset;
+  /* removed rows that were ours, then the shifts */
+  if (!rs_empty(pu->removed)) {
+    u.removed = tide_rowset_intersect(old, pu->removed);
+    cur = tide_rowset_minus(old, pu->removed);
+    if (!u.removed || !cur) goto oom;
+  } else {
+    cur = tide_rowset_copy(old);
+    if (!cur) goto oom;
+  }
+  if (pu->nshifts) {
+    kept = tide_rowset_copy(cur);
+    if (!kept) goto oom;
+    if (tide_rowset_shift(cur, pu->shifts, pu->nshifts) != TIDE_OK) {
+      st = tide_error_set(err, TIDE_ERR_STATE, "where: the parent's update has invalid shifts");
+      goto done;
+    }
+    if (!copy_shifts(&u, pu)) goto oom;
+  }
+  /* modified rows: re-filter only if the filter reads a modified column */
+  if (!rs_empty(pu->modified)) {
+    pm = tide_rowset_intersect(pu->modified, cur); /* matched before */
+    if (!pm) goto oom;
+    if (deps_hit(s->deps, s->nwords, pu)) {
+      m = filter_rowset(op, s->e, p->cols, pu->modified, 0, err);
+      if (!m) {
+        st = err ? err->status : TIDE_ERR_NOMEM;
+        goto done;
+      }
+      tide_rowset_t *gone = tide_rowset_minus(pm, m);
+      newm = tide_rowset_minus(m, pm);
+      u.modified = tide_rowset_intersect(pm, m);
+      if (!gone || !newm || !u.modified) {
+        tide_rowset_free(gone);
+        goto oom;
+      }
+      if (!tide_rowset_is_empty(gone)) {
+        bool ok = tide_rowset_minus_inplace(cur, gone) == TIDE_OK;
+        tide_rowset_t *prevk = ok ? (kept ? unshift_keys(gone, kept, pu->shifts, pu->nshifts)
+                                          : tide_rowset_retain(gone))
+                                  : NULL;
+        ok = prevk != NULL;
+        if (ok) {
+          if (u.removed) {
+            ok = tide_rowset_union_inplace(u.removed, prevk) == TIDE_OK;
+            tide_rowset_free(prevk);
+          } else {
+            u.removed = prevk;
+          }
+        }
+        if (!ok) {
+          tide_rowset_free(gone);
+          goto oom;
+        }
+      }
+      tide_rowset_free(gone);
+      if (!tide_rowset_is_empty(newm) && tide_rowset_union_inplace(cur, newm) != TIDE_OK)
+        goto oom;
+    } else {
+      u.modified = pm;
+      pm = NULL;
+    }
+    if (!tide_rowset_is_empty(u.modified)) {
+      size_t nw = nwords_for(pu->ncols);
+      u.modified_cols = tide_calloc(nw ? nw : 1, sizeof *u.modified_cols);
+      if (!u.modified_cols) goto oom;
+      memcpy(u.modified_cols, pu->modified_cols, nw * sizeof *u.modified_cols);
+      u.ncols = pu->ncols;
+    }
+  }
+  /* added rows */
+  if (!rs_empty(pu->added)) {
+    tide_rowset_t *a = filter_rowset(op, s->e, p->cols, pu->added, added_pos0(p, pu), err);
+    if (!a) {
+      st = err ? err->status : TIDE_ERR_NOMEM;
+      goto done;
+    }
+    if (tide_rowset_union_inplace(cur, a) != TIDE_OK) {
+      tide_rowset_free(a);
+      goto oom;
+    }
+    if (!rs_empty(newm)) {
+      u.added = tide_rowset_union(a, newm);
+      tide_rowset_free(a);
+      if (!u.added) goto oom;
+    } else {
+      u.added = a;
+    }
+  } else if (!rs_empty(newm)) {
+    u.added = tide_rowset_retain(newm);
+  }
+  if (tide_update_is_empty(&u)) {
+    tide__update_clear(&u);
+    goto done;
+  }
+  st = tide__gnode_publish(n, &u, cur, err);
+  cur = NULL;
+  goto done;
+oom:
+  st = nomem(op, err);
+done:
+  tide__update_clear(&u);
+  tide_rowset_free(cur);
+  tide_rowset_free(kept);
+  tide_rowset_free(m);
+  tide_rowset_free(pm);
+  tide_rowset_free(newm);
+  return st;
+}
+
+static const tide_gnode_vt where_vt = {"where", NULL, where_notify, where_destroy};
+
+static tide_table_kind_t where_kind(tide_table_kind_t k) {
+  switch (k) {
+    case TIDE_KIND_APPEND_ONLY:
+    case TIDE_KIND_BLINK:
+    case TIDE_KIND_ADD_ONLY: return k;
+    default: return TIDE_KIND_STANDARD;
+  }
+}
+
+/* Make r (the static build of where over the refreshing t) tick: takes e
+ * and r (freed on failure). */
+static tide_table_t *where_attach(tide_table_t *t, tide_table_t *r, tide_expr_t *e,
+                                  const char *filter, tide_error *err) {
+  where_state *s = tide_calloc(1, sizeof *s);
+  if (!s) {
+    tide__expr_free(e);
+    tide_table_free(r);
+    nomem("where", err);
+    return NULL;
+  }
+  s->e = e;
+  s->nwords = nwords_for(t->ncols);
+  s->deps = tide_calloc(s->nwords ? s->nwords : 1, sizeof *s->deps);
+  s->filter = tide_strdup(filter);
+  if (!s->deps || !s->filter) {
+    where_state_free(s);
+    tide_table_free(r);
+    nomem("where", err);
+    return NULL;
+  }
+  for (size_t i = 0; i < tide__expr_ncolumns(e); i++) {
+    int c = tide__expr_column_index(e, i);
+    if (c >= 0) s->deps[c / 64] |= 1ull << (c % 64);
+  }
+  tide_gnode_t *n = tide__gnode_create(tide_table_graph(t), r, where_kind(t->kind), &where_vt, &t,
+                                       1, s, err);
+  if (!n) {
+    where_state_free(s);
+    tide_table_free(r);
+    return NULL;
+  }
+  return r;
+}
+
 tide_table_t *tide_where(tide_table_t *t, const char *filter, tide_error *err) {
   if (!t || !filter) {
     tide_error_set(err, TIDE_ERR_INVALID, "where: NULL %s", t ? "filter" : "table");
@@ -233,13 +525,17 @@ tide_table_t *tide_where(tide_table_t *t, const char *filter, tide_error *err) {
     tide__expr_free(e);
     return NULL;
   }
-  tide_rowset_t *rs = filter_rowset("where", e, t->cols, t->rowset, err);
-  tide__expr_free(e);
-  if (!rs) return NULL;
+  tide_rowset_t *rs = filter_rowset("where", e, t->cols, t->rowset, 0, err);
+  if (!rs) {
+    tide__expr_free(e);
+    return NULL;
+  }
   tide_table_t *r =
       tide_table_create(rs, t->ncols, (const char *const *)t->names, t->cols, err);
   tide_rowset_free(rs);
   if (r) r->kind = t->kind;
+  if (r && t->node) return where_attach(t, r, e, filter, err); /* takes e */
+  tide__expr_free(e);
   return r;
 }
 
@@ -342,6 +638,512 @@ static const char *mode_name(fmode m) {
   }
 }
 
+/* ------------------------------------- incremental: formulas, drop, rename */
+
+/* A materialized column of a ticking select/update (or a view formula that
+ * must be stored: one using i/ii, whose positions change every cycle, or one
+ * with a symbol literal not yet in its dictionary): a paged source keyed by
+ * the parent's row keys. */
+typedef struct fcol {
+  tide_expr_t *e;
+  char *formula;        /* for recompiling (missing symbols) */
+  size_t start;
+  size_t ncols;         /* working schema when the formula was defined */
+  char **names;
+  tide_source_t **cols; /* one reference each */
+  tide_source_t *dst;   /* the paged column (one reference) */
+  tide_source_t *holder; /* STRING: arena owner of the stored strings */
+  uint64_t *deps;       /* parent columns it depends on */
+} fcol;
+
+typedef struct fstate {
+  const char *op;
+  size_t nwords;  /* words of a parent-column bitset */
+  size_t nres;    /* result columns */
+  uint64_t *deps; /* nres * nwords: parent columns each result column reads */
+  size_t nmat, matcap;
+  fcol *mat;
+} fstate;
+
+static void fcol_free(fcol *m) {
+  tide__expr_free(m->e);
+  tide_free(m->formula);
+  for (size_t i = 0; i < m->ncols; i++) {
+    if (m->names) tide_free(m->names[i]);
+    if (m->cols) tide_source_release(m->cols[i]);
+  }
+  tide_free(m->names);
+  tide_free(m->cols);
+  tide_source_release(m->dst);
+  tide_source_release(m->holder);
+  tide_free(m->deps);
+}
+
+static void fstate_free(fstate *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->nmat; i++) fcol_free(&s->mat[i]);
+  tide_free(s->mat);
+  tide_free(s->deps);
+  tide_free(s);
+}
+
+static void fstate_destroy(tide_gnode_t *n) { fstate_free(n->state); }
+
+/* Copy STRING values into the column's own arena (they point into other
+ * sources' arenas or the expression's literals). */
+static tide_status mat_store_strings(fcol *m, const char **v, uint64_t n) {
+  for (uint64_t j = 0; j < n; j++) {
+    if (!v[j]) continue;
+    v[j] = tide_source_flat_store_string(m->holder, v[j], strlen(v[j]));
+    if (!v[j]) return TIDE_ERR_NOMEM;
+  }
+  return TIDE_OK;
+}
+
+/* mat_eval for large row sets (the first snapshot, big cycles): morsels
+ * are evaluated in parallel into one buffer, then stored serially (page
+ * allocation is single-writer). */
+static tide_status mat_eval_parallel(const char *op, fcol *m, const tide_rowset_t *rs,
+                                     uint64_t pos0, tide_error *err) {
+  uint64_t n = tide_rowset_size(rs);
+  tide_type_t type = tide__expr_type(m->e);
+  size_t w = tide_type_width(type);
+  uint64_t *keys = tide_malloc(n * sizeof *keys);
+  unsigned char *vals = tide_malloc(n * w);
+  if (!keys || !vals) {
+    tide_free(keys);
+    tide_free(vals);
+    return nomem(op, err);
+  }
+  uint64_t nm = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
+  int failed = 0;
+#pragma omp parallel for num_threads(tide__threads_for(n)) schedule(dynamic)
+  for (int64_t mo = 0; mo < (int64_t)nm; mo++) {
+    tide_expr_scratch_t *sc = tide__expr_scratch_create(m->e);
+    bool ok = sc != NULL;
+    tide_rowset_iter_t it;
+    tide_rowset_iter_init_pos(&it, rs, (uint64_t)mo * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+    tide_rowseq_t seq;
+    while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keys + it.pos)) {
+      uint64_t *kb = keys + seq.pos;
+      if (!seq.keys)
+        for (uint32_t j = 0; j < seq.n; j++) kb[j] = seq.first + j;
+      seq.keys = kb;
+      uint64_t at = seq.pos;
+      seq.pos += pos0;
+      ok = tide__expr_eval(m->e, m->cols, &seq, NULL, vals + at * w, sc) == TIDE_OK;
+    }
+    if (!ok) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    tide__expr_scratch_free(sc);
+  }
+  tide_status st = failed ? TIDE_ERR_NOMEM : TIDE_OK;
+  if (st == TIDE_OK && type == TIDE_STRING) st = mat_store_strings(m, (const char **)vals, n);
+  for (uint64_t i = 0; i < n && st == TIDE_OK; i += TIDE_MORSEL_ROWS) {
+    uint32_t cnt = (uint32_t)TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - i);
+    st = tide__source_paged_set(m->dst, keys + i, cnt, vals + i * w);
+  }
+  tide_free(keys);
+  tide_free(vals);
+  return st == TIDE_OK ? TIDE_OK : nomem(op, err);
+}
+
+/* Evaluate m at the keys of rs (positions for i/ii from pos0 on) and store
+ * the values in m->dst. */
+static tide_status mat_eval(const char *op, fcol *m, const tide_rowset_t *rs, uint64_t pos0,
+                            tide_error *err) {
+  if (rs_empty(rs)) return TIDE_OK;
+  if (tide_rowset_size(rs) > TIDE_MORSEL_ROWS && tide__threads_for(tide_rowset_size(rs)) > 1)
+    return mat_eval_parallel(op, m, rs, pos0, err);
+  tide_type_t type = tide__expr_type(m->e);
+  tide_expr_scratch_t *sc = tide__expr_scratch_create(m->e);
+  uint64_t *kb = tide_malloc(TIDE_CHUNK_SIZE * sizeof *kb);
+  uint64_t *vals = tide_malloc(TIDE_CHUNK_SIZE * sizeof *vals);
+  tide_status st = (sc && kb && vals) ? TIDE_OK : TIDE_ERR_NOMEM;
+  tide_rowset_iter_t it;
+  tide_rowset_iter_init(&it, rs);
+  tide_rowseq_t seq;
+  while (st == TIDE_OK && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
+    if (!seq.keys) {
+      for (uint32_t j = 0; j < seq.n; j++) kb[j] = seq.first + j;
+      seq.keys = kb;
+    }
+    seq.pos += pos0;
+    st = tide__expr_eval(m->e, m->cols, &seq, NULL, vals, sc);
+    if (st == TIDE_OK && type == TIDE_STRING)
+      st = mat_store_strings(m, (const char **)vals, seq.n);
+    if (st == TIDE_OK) st = tide__source_paged_set(m->dst, seq.keys, seq.n, vals);
+  }
+  tide__expr_scratch_free(sc);
+  tide_free(kb);
+  tide_free(vals);
+  if (st != TIDE_OK) return nomem(op, err);
+  return TIDE_OK;
+}
+
+/* Move the stored values of shifted rows: the parent's previous keys that
+ * stayed (prev - removed) within each shift's range move by its delta.
+ * Values are gathered first and written after, so no move overwrites a
+ * value before it is read, and keys that do not move are never touched
+ * (a range-wise move would clobber unmoved keys lying in a shift's
+ * destination window). */
+static tide_status mat_shift(const char *op, fstate *s, const tide_table_t *p,
+                             const tide_update_t *pu, tide_error *err) {
+  if (!pu->nshifts || !s->nmat) return TIDE_OK;
+  tide_status st = TIDE_OK;
+  tide_rowset_t *kept = rs_empty(pu->removed)
+                            ? tide_rowset_retain((tide_rowset_t *)tide_table_prev_rowset(p))
+                            : tide_rowset_minus(tide_table_prev_rowset(p), pu->removed);
+  if (!kept) return nomem(op, err);
+  tide_rowset_t *moving = tide_rowset_create();
+  for (size_t i = 0; moving && i < pu->nshifts; i++)
+    if (tide_rowset_insert_range(moving, pu->shifts[i].first, pu->shifts[i].last) != TIDE_OK) {
+      tide_rowset_free(moving);
+      moving = NULL;
+    }
+  if (moving && tide_rowset_intersect_inplace(moving, kept) != TIDE_OK) {
+    tide_rowset_free(moving);
+    moving = NULL;
+  }
+  tide_rowset_free(kept);
+  if (!moving) return nomem(op, err);
+  uint64_t nk = tide_rowset_size(moving);
+  uint64_t *from = tide_malloc((nk ? nk : 1) * sizeof *from);
+  uint64_t *to = tide_malloc((nk ? nk : 1) * sizeof *to);
+  uint64_t *vals = tide_malloc((nk ? nk : 1) * sizeof *vals);
+  if (!from || !to || !vals) {
+    st = nomem(op, err);
+    goto done;
+  }
+  tide_rowset_export(moving, from);
+  size_t sh = 0;
+  for (uint64_t i = 0; i < nk; i++) {
+    while (pu->shifts[sh].last < from[i]) sh++;
+    to[i] = from[i] + (uint64_t)pu->shifts[sh].delta;
+  }
+  for (size_t c = 0; c < s->nmat && st == TIDE_OK; c++) {
+    tide_source_t *dst = s->mat[c].dst;
+    size_t w = tide_type_width(dst->type);
+    for (uint64_t i = 0; i < nk; i += TIDE_CHUNK_SIZE) {
+      tide_rowseq_t seq = {0, from + i, 0, (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i)};
+      tide_source_fill(dst, &seq, (char *)vals + i * w);
+    }
+    for (uint64_t i = 0; i < nk && st == TIDE_OK; i += TIDE_CHUNK_SIZE) {
+      uint32_t cnt = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i);
+      if (tide__source_paged_set(dst, to + i, cnt, (char *)vals + i * w) != TIDE_OK)
+        st = nomem(op, err);
+    }
+  }
+done:
+  tide_free(from);
+  tide_free(to);
+  tide_free(vals);
+  tide_rowset_free(moving);
+  return st;
+}
+
+static tide_status mat_recompile(const char *op, fcol *m, tide_error *err) {
+  if (!tide__expr_has_missing_symbols(m->e)) return TIDE_OK;
+  tide_expr_schema_t sc = {m->ncols, (const char *const *)m->names, m->cols};
+  tide_expr_t *e = tide__expr_compile(op, m->formula, m->start, &sc, 0, err);
+  if (!e) return err ? err->status : TIDE_ERR_PARSE;
+  tide__expr_free(m->e);
+  m->e = e;
+  return TIDE_OK;
+}
+
+static tide_status formula_notify(tide_gnode_t *n, tide_error *err) {
+  fstate *s = n->state;
+  tide_table_t *p = n->parents[0], *r = n->table;
+  const tide_update_t *pu = tide__gnode_parent_update(n, 0);
+  if (!pu) return TIDE_OK;
+  TIDE_TRY(mat_shift(s->op, s, p, pu, err));
+  for (size_t c = 0; c < s->nmat; c++) {
+    fcol *m = &s->mat[c];
+    TIDE_TRY(mat_recompile(s->op, m, err));
+    TIDE_TRY(mat_eval(s->op, m, pu->added, added_pos0(p, pu), err));
+    if (deps_hit(m->deps, s->nwords, pu)) TIDE_TRY(mat_eval(s->op, m, pu->modified, 0, err));
+  }
+  tide_update_t u = {0};
+  u.removed = rs_ref(pu->removed);
+  u.added = rs_ref(pu->added);
+  bool ok = copy_shifts(&u, pu);
+  if (ok && !rs_empty(pu->modified)) {
+    size_t rw = nwords_for(s->nres);
+    u.modified_cols = tide_calloc(rw ? rw : 1, sizeof *u.modified_cols);
+    ok = u.modified_cols != NULL;
+    bool any = false;
+    for (size_t c = 0; ok && c < s->nres; c++)
+      if (deps_hit(s->deps + c * s->nwords, s->nwords, pu)) {
+        u.modified_cols[c / 64] |= 1ull << (c % 64);
+        any = true;
+      }
+    if (any) {
+      u.modified = tide_rowset_retain(pu->modified);
+      u.ncols = s->nres;
+    } else {
+      tide_free(u.modified_cols);
+      u.modified_cols = NULL;
+    }
+  }
+  if (!ok) {
+    tide__update_clear(&u);
+    return nomem(s->op, err);
+  }
+  tide_rowset_t *nrs = p->rowset != r->rowset ? tide_rowset_retain(p->rowset) : NULL;
+  return tide__gnode_publish(n, &u, nrs, err);
+}
+
+static const tide_gnode_vt formula_vt = {"select", NULL, formula_notify, fstate_destroy};
+static const tide_gnode_vt update_vt = {"update", NULL, formula_notify, fstate_destroy};
+static const tide_gnode_vt view_vt = {"view", NULL, formula_notify, fstate_destroy};
+static const tide_gnode_vt update_view_vt = {"update_view", NULL, formula_notify,
+                                             fstate_destroy};
+static const tide_gnode_vt drop_vt = {"drop_columns", NULL, formula_notify, fstate_destroy};
+static const tide_gnode_vt rename_vt = {"rename_columns", NULL, formula_notify, fstate_destroy};
+
+static fstate *fstate_new(const char *op, size_t parent_cols, size_t nres) {
+  fstate *s = tide_calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->op = op;
+  s->nwords = nwords_for(parent_cols);
+  s->nres = nres;
+  size_t cells = nres * s->nwords;
+  s->deps = tide_calloc(cells ? cells : 1, sizeof *s->deps);
+  if (!s->deps) {
+    tide_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Attach the pass-through node of r (a refreshing result sharing parent t's
+ * RowSet): s->deps filled in. Frees r and s on failure. */
+static tide_table_t *attach(tide_table_t *t, tide_table_t *r, fstate *s, const tide_gnode_vt *vt,
+                            tide_error *err) {
+  tide_gnode_t *n =
+      tide__gnode_create(tide_table_graph(t), r, t->kind, vt, &t, 1, s, err);
+  if (!n) {
+    fstate_free(s);
+    tide_table_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* Attach a node to drop_columns/rename_columns result r: result column c is
+ * parent column map[c]. */
+static tide_table_t *attach_map(tide_table_t *t, tide_table_t *r, const size_t *map,
+                                const char *op, const tide_gnode_vt *vt, tide_error *err) {
+  fstate *s = fstate_new(op, t->ncols, r->ncols);
+  if (!s) {
+    tide_table_free(r);
+    nomem(op, err);
+    return NULL;
+  }
+  for (size_t c = 0; c < r->ncols; c++)
+    s->deps[c * s->nwords + map[c] / 64] |= 1ull << (map[c] % 64);
+  return attach(t, r, s, vt, err);
+}
+
+/* Working column dependency bitsets (parallel to a collist). */
+typedef struct depvec {
+  size_t n, cap, nwords;
+  uint64_t *bits; /* n * nwords */
+} depvec;
+
+static bool dv_set(depvec *d, size_t i, const uint64_t *bits) {
+  if (i >= d->cap) {
+    size_t cap = d->cap ? d->cap * 2 : 8;
+    while (cap <= i) cap *= 2;
+    uint64_t *b = tide_realloc(d->bits, cap * d->nwords * sizeof *b + 8);
+    if (!b) return false;
+    d->bits = b;
+    d->cap = cap;
+  }
+  memcpy(d->bits + i * d->nwords, bits, d->nwords * sizeof *bits);
+  if (i >= d->n) d->n = i + 1;
+  return true;
+}
+
+static fcol *mat_push(fstate *s) {
+  if (s->nmat == s->matcap) {
+    size_t cap = s->matcap ? s->matcap * 2 : 4;
+    fcol *m = tide_realloc(s->mat, cap * sizeof *m);
+    if (!m) return NULL;
+    s->mat = m;
+    s->matcap = cap;
+  }
+  fcol *m = &s->mat[s->nmat++];
+  memset(m, 0, sizeof *m);
+  return m;
+}
+
+/* Materialize e (defined against working list w) for the refreshing t:
+ * a new paged source filled over t's RowSet, recorded in s. Takes e. */
+static tide_source_t *mat_create(const char *op, fstate *s, tide_expr_t *e, const char *formula,
+                                 size_t start, const collist *w, const uint64_t *deps,
+                                 tide_table_t *t, tide_error *err) {
+  fcol *m = mat_push(s);
+  if (!m) {
+    tide__expr_free(e);
+    nomem(op, err);
+    return NULL;
+  }
+  m->e = e;
+  m->start = start;
+  m->formula = tide_strdup(formula);
+  m->deps = tide_calloc(s->nwords ? s->nwords : 1, sizeof *m->deps);
+  m->names = tide_calloc(w->n ? w->n : 1, sizeof *m->names);
+  m->cols = tide_calloc(w->n ? w->n : 1, sizeof *m->cols);
+  if (!m->formula || !m->deps || !m->names || !m->cols) goto oom;
+  memcpy(m->deps, deps, s->nwords * sizeof *deps);
+  m->ncols = w->n;
+  for (size_t i = 0; i < w->n; i++) {
+    m->cols[i] = tide_source_retain(w->cols[i]);
+    m->names[i] = tide_strdup(w->names[i]);
+    if (!m->names[i]) goto oom;
+  }
+  tide_type_t type = tide__expr_type(e);
+  m->dst = tide__source_paged_create(type, type == TIDE_SYMBOL ? tide__expr_symtab(e) : NULL, err);
+  if (!m->dst) {
+    tide_error_prefix(err, "%s", op);
+    return NULL;
+  }
+  if (type == TIDE_STRING) {
+    m->holder = tide_source_flat_create(TIDE_STRING, 0, err);
+    if (!m->holder || tide__source_keep(m->dst, m->holder) != TIDE_OK) goto oom;
+  }
+  if (tide__source_track_prev(m->dst, tide__graph_step_ptr(tide_table_graph(t))) != TIDE_OK)
+    goto oom;
+  if (mat_eval(op, m, t->rowset, 0, err) != TIDE_OK) return NULL;
+  return tide_source_retain(m->dst);
+oom:
+  nomem(op, err);
+  return NULL;
+}
+
+/* select/view/update/update_view over a refreshing t: the result shares t's
+ * RowSet (no re-indexing); formula views read t's live columns; stored
+ * columns are paged sources keyed by t's row keys. */
+static tide_table_t *formulas_ticking(tide_table_t *t, const char *const *fs, size_t nf,
+                                      fmode mode, tide_error *err) {
+  const char *op = mode_name(mode);
+  bool materialize_mode = mode == MODE_SELECT || mode == MODE_UPDATE;
+  bool keep_all = mode == MODE_UPDATE || mode == MODE_UPDATE_VIEW;
+  collist w = {0}, out = {0};
+  size_t nw = nwords_for(t->ncols);
+  depvec wd = {0, 0, nw, NULL}, od = {0, 0, nw, NULL};
+  uint64_t *dep = tide_calloc(nw ? nw : 1, sizeof *dep);
+  fstate *s = fstate_new(op, t->ncols, 0);
+  tide_table_t *res = NULL;
+  if (!dep || !s) {
+    nomem(op, err);
+    goto fail;
+  }
+  if (!base_columns(op, t, false, &w, err)) goto fail;
+  for (size_t c = 0; c < t->ncols; c++) {
+    memset(dep, 0, nw * sizeof *dep);
+    dep[c / 64] |= 1ull << (c % 64);
+    if (!dv_set(&wd, c, dep)) {
+      nomem(op, err);
+      goto fail;
+    }
+  }
+  bool all = mode == MODE_SELECT && nf == 0;
+  size_t count = all ? t->ncols : nf;
+  for (size_t k = 0; k < count; k++) {
+    const char *f = all ? t->names[k] : fs[k];
+    char name[NAME_CAP];
+    size_t start;
+    if (!tide__formula_split(op, f, name, sizeof name, &start, err)) goto fail;
+    if (start == SIZE_MAX) {
+      if (cl_find(&w, name) < 0) {
+        no_column(op, name, &w, err);
+        goto fail;
+      }
+      start = 0;
+    }
+    tide_expr_schema_t sc = schema_of(&w);
+    tide_expr_t *e = tide__expr_compile(op, f, start, &sc, 0, err);
+    if (!e) goto fail;
+    if (!check_positions(op, e, t, err)) {
+      tide__expr_free(e);
+      goto fail;
+    }
+    memset(dep, 0, nw * sizeof *dep);
+    for (size_t i = 0; i < tide__expr_ncolumns(e); i++) {
+      int c = tide__expr_column_index(e, i);
+      if (c < 0) continue;
+      for (size_t j = 0; j < nw; j++) dep[j] |= wd.bits[(size_t)c * nw + j];
+    }
+    int pc;
+    tide_source_t *src;
+    if (tide__expr_is_column(e, &pc)) {
+      src = tide_source_retain(w.cols[pc]);
+      tide__expr_free(e);
+    } else if (materialize_mode || tide__expr_uses_i(e) || tide__expr_has_missing_symbols(e)) {
+      src = mat_create(op, s, e, f, start, &w, dep, t, err); /* takes e */
+      if (!src) goto fail;
+    } else {
+      src = tide__source_formula_create(e, w.cols, NULL, err); /* takes e */
+      if (!src) {
+        tide_error_prefix(err, "%s", op);
+        goto fail;
+      }
+    }
+    bool ok = cl_set(&w, name, src) && dv_set(&wd, (size_t)cl_find(&w, name), dep);
+    if (ok && !keep_all)
+      ok = cl_set(&out, name, src) && dv_set(&od, (size_t)cl_find(&out, name), dep);
+    tide_source_release(src);
+    if (!ok) {
+      nomem(op, err);
+      goto fail;
+    }
+  }
+  {
+    collist *rl = keep_all ? &w : &out;
+    depvec *rd = keep_all ? &wd : &od;
+    res = tide_table_create(t->rowset, rl->n, (const char *const *)rl->names, rl->cols, err);
+    if (!res) {
+      tide_error_prefix(err, "%s", op);
+      goto fail;
+    }
+    res->kind = t->kind;
+    uint64_t *d = tide_realloc(s->deps, (rl->n ? rl->n : 1) * nw * sizeof *d + 8);
+    if (!d) {
+      nomem(op, err);
+      goto fail;
+    }
+    s->deps = d;
+    s->nres = rl->n;
+    if (rl->n) memcpy(d, rd->bits, rl->n * nw * sizeof *d);
+  }
+  cl_free(&w);
+  cl_free(&out);
+  tide_free(wd.bits);
+  tide_free(od.bits);
+  tide_free(dep);
+  {
+    const tide_gnode_vt *vt = mode == MODE_SELECT   ? &formula_vt
+                              : mode == MODE_UPDATE ? &update_vt
+                              : mode == MODE_VIEW   ? &view_vt
+                                                    : &update_view_vt;
+    return attach(t, res, s, vt, err);
+  }
+fail:
+  tide_table_free(res);
+  cl_free(&w);
+  cl_free(&out);
+  tide_free(wd.bits);
+  tide_free(od.bits);
+  tide_free(dep);
+  fstate_free(s);
+  return NULL;
+}
+
 static tide_table_t *formulas(tide_table_t *t, const char *const *fs, size_t nf, fmode mode,
                               tide_error *err) {
   const char *op = mode_name(mode);
@@ -349,6 +1151,7 @@ static tide_table_t *formulas(tide_table_t *t, const char *const *fs, size_t nf,
     tide_error_set(err, TIDE_ERR_INVALID, "%s: NULL %s", op, t ? "formulas" : "table");
     return NULL;
   }
+  if (t->node) return formulas_ticking(t, fs, nf, mode, err);
   bool materialize_mode = mode == MODE_SELECT || mode == MODE_UPDATE;
   bool flat = rowset_is_flat(t->rowset);
   bool reindex = materialize_mode && !flat;
@@ -449,8 +1252,9 @@ tide_table_t *tide_drop_columns(tide_table_t *t, const char *const *names, size_
   bool *drop = tide_calloc(t->ncols ? t->ncols : 1, sizeof *drop);
   const char **keep_names = tide_calloc(t->ncols ? t->ncols : 1, sizeof *keep_names);
   tide_source_t **keep = tide_calloc(t->ncols ? t->ncols : 1, sizeof *keep);
+  size_t *map = tide_calloc(t->ncols ? t->ncols : 1, sizeof *map);
   tide_table_t *res = NULL;
-  if (!drop || !keep_names || !keep) {
+  if (!drop || !keep_names || !keep || !map) {
     oom("drop_columns", err);
     goto done;
   }
@@ -472,12 +1276,15 @@ tide_table_t *tide_drop_columns(tide_table_t *t, const char *const *names, size_
   for (size_t c = 0; c < t->ncols; c++)
     if (!drop[c]) {
       keep_names[m] = t->names[c];
+      map[m] = c;
       keep[m++] = t->cols[c];
     }
   res = tide_table_create(t->rowset, m, keep_names, keep, err);
   if (!res) tide_error_prefix(err, "drop_columns");
   else res->kind = t->kind;
+  if (res && t->node) res = attach_map(t, res, map, "drop_columns", &drop_vt, err);
 done:
+  tide_free(map);
   tide_free(drop);
   tide_free(keep_names);
   tide_free(keep);
@@ -528,6 +1335,18 @@ tide_table_t *tide_rename_columns(tide_table_t *t, const char *const *pairs, siz
   res = tide_table_create(t->rowset, t->ncols, names, t->cols, err);
   if (!res) tide_error_prefix(err, "rename_columns");
   else res->kind = t->kind;
+  if (res && t->node) {
+    size_t *map = tide_calloc(nc, sizeof *map);
+    if (!map) {
+      tide_table_free(res);
+      res = NULL;
+      oom("rename_columns", err);
+      goto done;
+    }
+    for (size_t c = 0; c < t->ncols; c++) map[c] = c;
+    res = attach_map(t, res, map, "rename_columns", &rename_vt, err);
+    tide_free(map);
+  }
 done:
   if (newn)
     for (size_t c = 0; c < t->ncols; c++) tide_free(newn[c]);

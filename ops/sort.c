@@ -356,6 +356,10 @@ done:
 
 tide_table_t *tide_sort_ex(tide_table_t *t, const char *const *cols, const bool *descending,
                            size_t ncols, tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "sort: ticking inputs are not supported yet");
+    return NULL;
+  }
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "sort: table is NULL");
     return NULL;
@@ -458,6 +462,11 @@ tide_table_t *tide_sort(tide_table_t *t, const char *const *cols, size_t ncols, 
 
 tide_table_t *tide_sort_descending(tide_table_t *t, const char *const *cols, size_t ncols,
                                    tide_error *err) {
+  if (t && t->node) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED,
+                   "sort_descending: ticking inputs are not supported yet");
+    return NULL;
+  }
   bool stackd[16] = {0};
   bool *desc = ncols <= 16 ? stackd : tide_malloc(ncols * sizeof *desc);
   if (!desc) {

@@ -153,10 +153,18 @@ done:
 
 tide_table_t *tide_where_in(tide_table_t *t, tide_table_t *filter_table,
                             const char *const *match, size_t nmatch, tide_error *err) {
+  if ((t && t->node) || (filter_table && filter_table->node)) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "where_in: ticking inputs are not supported yet");
+    return NULL;
+  }
   return where_in_impl("where_in", false, t, filter_table, match, nmatch, err);
 }
 
 tide_table_t *tide_where_not_in(tide_table_t *t, tide_table_t *filter_table,
                                 const char *const *match, size_t nmatch, tide_error *err) {
+  if ((t && t->node) || (filter_table && filter_table->node)) {
+    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "where_not_in: ticking inputs are not supported yet");
+    return NULL;
+  }
   return where_in_impl("where_not_in", true, t, filter_table, match, nmatch, err);
 }
