@@ -142,9 +142,14 @@ tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uin
  * log. TIDE_ERR_NOMEM on OOM. */
 tide_status tide__source_track_prev(tide_source_t *src, const _Atomic uint64_t *step);
 /* Move the values of shifted keys of a paged source (Deephaven shift
- * semantics: sorted disjoint ranges, applied so that nothing is
- * overwritten before it moves), logging previous values as writes do. */
-tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n);
+ * semantics: sorted disjoint ranges), logging previous values as writes
+ * do. With `kept` (the keys present before the shift, i.e. previous
+ * RowSet minus removed) only those keys move, so keys that do not move
+ * are never touched even when they lie inside a shift's destination
+ * window: the form updates use. With kept == NULL every key of each range
+ * moves, gaps included (whole-range moves, page at a time). */
+tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n,
+                                     const tide_rowset_t *kept);
 
 /* Redirection index: outer key -> inner key (TIDE_NULL_KEY: no row, reads
  * null), for outer keys 0..n-1. Shared by all columns of a sorted or joined

@@ -912,7 +912,55 @@ static tide_status shift_range(paged_source_t *p, const tide_shift_t *r) {
   return st;
 }
 
-tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n) {
+/* Move only the kept keys that lie in shift ranges: gather every moving
+ * value first, then write them at their new keys, so no value is
+ * overwritten before it is read and unmoved keys are never written. */
+static tide_status shift_kept(paged_source_t *p, const tide_shift_t *shifts, size_t n,
+                              const tide_rowset_t *kept) {
+  tide_status st = TIDE_OK;
+  tide_rowset_t *moving = tide_rowset_create();
+  for (size_t i = 0; moving && i < n; i++) {
+    if (tide_rowset_insert_range(moving, shifts[i].first, shifts[i].last) != TIDE_OK) {
+      tide_rowset_free(moving);
+      moving = NULL;
+    }
+  }
+  if (!moving || tide_rowset_intersect_inplace(moving, kept) != TIDE_OK) {
+    tide_rowset_free(moving);
+    return TIDE_ERR_NOMEM;
+  }
+  uint64_t nk = tide_rowset_size(moving);
+  size_t w = tide_type_width(p->base.type);
+  uint64_t *from = tide_malloc((nk ? nk : 1) * sizeof *from);
+  uint64_t *to = tide_malloc((nk ? nk : 1) * sizeof *to);
+  char *vals = tide_malloc((nk ? nk : 1) * w);
+  if (!from || !to || !vals) {
+    st = TIDE_ERR_NOMEM;
+    goto done;
+  }
+  tide_rowset_export(moving, from);
+  size_t sh = 0;
+  for (uint64_t i = 0; i < nk; i++) {
+    while (shifts[sh].last < from[i]) sh++;
+    to[i] = from[i] + (uint64_t)shifts[sh].delta;
+  }
+  for (uint64_t i = 0; i < nk; i += TIDE_CHUNK_SIZE) {
+    tide_rowseq_t seq = {0, from + i, 0, (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i)};
+    paged_fill(&p->base, &seq, vals + i * w);
+  }
+  for (uint64_t i = 0; i < nk && st == TIDE_OK; i += TIDE_CHUNK_SIZE)
+    st = paged_write(p, to + i, (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i),
+                     vals + i * w);
+done:
+  tide_free(from);
+  tide_free(to);
+  tide_free(vals);
+  tide_rowset_free(moving);
+  return st;
+}
+
+tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shifts, size_t n,
+                                     const tide_rowset_t *kept) {
   assert(src->vt == &paged_vt);
   paged_source_t *p = (paged_source_t *)src;
   for (size_t i = 0; i < n; i++) {
@@ -923,6 +971,7 @@ tide_status tide__source_paged_shift(tide_source_t *src, const tide_shift_t *shi
       return TIDE_ERR_INVALID;
   }
   log_begin(p);
+  if (kept) return shift_kept(p, shifts, n, kept);
   /* Negative deltas first to last, then positive ones last to first:
    * neither group can write over a range of the other that has yet to
    * move (results keep the ranges' order). */

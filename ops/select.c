@@ -783,65 +783,25 @@ static tide_status mat_eval(const char *op, fcol *m, const tide_rowset_t *rs, ui
   return TIDE_OK;
 }
 
-/* Move the stored values of shifted rows: the parent's previous keys that
- * stayed (prev - removed) within each shift's range move by its delta.
- * Values are gathered first and written after, so no move overwrites a
- * value before it is read, and keys that do not move are never touched
- * (a range-wise move would clobber unmoved keys lying in a shift's
- * destination window). */
+/* Move the stored values of shifted rows: only the parent's previous keys
+ * that stayed (prev - removed) move, so unmoved keys inside a shift's
+ * destination window are never touched (tide__source_paged_shift with a
+ * kept set). */
 static tide_status mat_shift(const char *op, fstate *s, const tide_table_t *p,
                              const tide_update_t *pu, tide_error *err) {
   if (!pu->nshifts || !s->nmat) return TIDE_OK;
-  tide_status st = TIDE_OK;
   tide_rowset_t *kept = rs_empty(pu->removed)
                             ? tide_rowset_retain((tide_rowset_t *)tide_table_prev_rowset(p))
                             : tide_rowset_minus(tide_table_prev_rowset(p), pu->removed);
   if (!kept) return nomem(op, err);
-  tide_rowset_t *moving = tide_rowset_create();
-  for (size_t i = 0; moving && i < pu->nshifts; i++)
-    if (tide_rowset_insert_range(moving, pu->shifts[i].first, pu->shifts[i].last) != TIDE_OK) {
-      tide_rowset_free(moving);
-      moving = NULL;
-    }
-  if (moving && tide_rowset_intersect_inplace(moving, kept) != TIDE_OK) {
-    tide_rowset_free(moving);
-    moving = NULL;
-  }
+  tide_status st = TIDE_OK;
+  for (size_t c = 0; c < s->nmat && st == TIDE_OK; c++)
+    st = tide__source_paged_shift(s->mat[c].dst, pu->shifts, pu->nshifts, kept);
   tide_rowset_free(kept);
-  if (!moving) return nomem(op, err);
-  uint64_t nk = tide_rowset_size(moving);
-  uint64_t *from = tide_malloc((nk ? nk : 1) * sizeof *from);
-  uint64_t *to = tide_malloc((nk ? nk : 1) * sizeof *to);
-  uint64_t *vals = tide_malloc((nk ? nk : 1) * sizeof *vals);
-  if (!from || !to || !vals) {
-    st = nomem(op, err);
-    goto done;
-  }
-  tide_rowset_export(moving, from);
-  size_t sh = 0;
-  for (uint64_t i = 0; i < nk; i++) {
-    while (pu->shifts[sh].last < from[i]) sh++;
-    to[i] = from[i] + (uint64_t)pu->shifts[sh].delta;
-  }
-  for (size_t c = 0; c < s->nmat && st == TIDE_OK; c++) {
-    tide_source_t *dst = s->mat[c].dst;
-    size_t w = tide_type_width(dst->type);
-    for (uint64_t i = 0; i < nk; i += TIDE_CHUNK_SIZE) {
-      tide_rowseq_t seq = {0, from + i, 0, (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i)};
-      tide_source_fill(dst, &seq, (char *)vals + i * w);
-    }
-    for (uint64_t i = 0; i < nk && st == TIDE_OK; i += TIDE_CHUNK_SIZE) {
-      uint32_t cnt = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nk - i);
-      if (tide__source_paged_set(dst, to + i, cnt, (char *)vals + i * w) != TIDE_OK)
-        st = nomem(op, err);
-    }
-  }
-done:
-  tide_free(from);
-  tide_free(to);
-  tide_free(vals);
-  tide_rowset_free(moving);
-  return st;
+  if (st == TIDE_ERR_NOMEM) return nomem(op, err);
+  if (st != TIDE_OK)
+    return tide_error_set(err, st, "%s: the parent's update has invalid shifts", op);
+  return TIDE_OK;
 }
 
 static tide_status mat_recompile(const char *op, fcol *m, tide_error *err) {

@@ -191,7 +191,7 @@ static size_t random_shifts(tu_rng *r, tide_shift_t *sh) {
 static void random_shift(model_t *m, tide_source_t *src, tu_rng *r) {
   tide_shift_t sh[3];
   size_t n = random_shifts(r, sh);
-  CHECK(tide__source_paged_shift(src, sh, n) == TIDE_OK);
+  CHECK(tide__source_paged_shift(src, sh, n, NULL) == TIDE_OK);
   /* Reference: every key of every range moves by its delta, read from
    * the values before the shift; other keys keep their values. */
   unsigned char *old = malloc(NK * m->w);
@@ -266,16 +266,16 @@ static void test_explicit(void) {
   CHECK(out[0] == 1 && out[2] == 30);
   /* Bad shifts are refused. */
   tide_shift_t bad[2] = {{10, 20, 1}, {15, 30, 1}};
-  CHECK(tide__source_paged_shift(src, bad, 2) == TIDE_ERR_INVALID);
+  CHECK(tide__source_paged_shift(src, bad, 2, NULL) == TIDE_ERR_INVALID);
   tide_shift_t neg = {3, 9, -4};
-  CHECK(tide__source_paged_shift(src, &neg, 1) == TIDE_ERR_INVALID);
+  CHECK(tide__source_paged_shift(src, &neg, 1, NULL) == TIDE_ERR_INVALID);
   /* Sparse key space: a huge range shifts only the pages that exist. */
   uint64_t sk[3] = {5, 4100, (1ULL << 40) + 7};
   int64_t sv[3] = {100, 200, 300};
   CHECK(tide__source_paged_set(src, sk, 3, sv) == TIDE_OK);
   atomic_fetch_add(&g_step, 1);
   tide_shift_t big = {0, 1ULL << 41, 10000};
-  CHECK(tide__source_paged_shift(src, &big, 1) == TIDE_OK);
+  CHECK(tide__source_paged_shift(src, &big, 1, NULL) == TIDE_OK);
   uint64_t nk[6] = {10005, 14100, (1ULL << 40) + 10007, 5, 4100, 10007};
   int64_t o6[6], p6[6];
   tide_rowseq_t s6 = {0, nk, 0, 6};
@@ -287,7 +287,7 @@ static void test_explicit(void) {
   CHECK(p6[0] == TIDE_NULL_I64 && p6[1] == TIDE_NULL_I64 && p6[2] == TIDE_NULL_I64);
   CHECK(p6[3] == 100 && p6[5] == TIDE_NULL_I64);
   tide_shift_t back = {10000, (1ULL << 41) + 10000, -10000};
-  CHECK(tide__source_paged_shift(src, &back, 1) == TIDE_OK);
+  CHECK(tide__source_paged_shift(src, &back, 1, NULL) == TIDE_OK);
   tide_source_fill(src, &s6, o6);
   CHECK(o6[3] == 100 && o6[4] == 200);
   CHECK(o6[0] == TIDE_NULL_I64 && o6[5] == TIDE_NULL_I64); /* from 20005, 20007 */
@@ -365,9 +365,9 @@ static void test_views(uint64_t seed) {
         tide_shift_t sh[3];
         size_t n = random_shifts(&r, sh);
         /* All columns of a table shift alike. */
-        CHECK(tide__source_paged_shift(price, sh, n) == TIDE_OK);
-        CHECK(tide__source_paged_shift(size, sh, n) == TIDE_OK);
-        CHECK(tide__source_paged_shift(sym, sh, n) == TIDE_OK);
+        CHECK(tide__source_paged_shift(price, sh, n, NULL) == TIDE_OK);
+        CHECK(tide__source_paged_shift(size, sh, n, NULL) == TIDE_OK);
+        CHECK(tide__source_paged_shift(sym, sh, n, NULL) == TIDE_OK);
         model_t *ms3[3] = {&mp, &ms, &my};
         for (int c = 0; c < 3; c++) {
           model_t *m = ms3[c];
