@@ -262,6 +262,20 @@ static tide_status nomem(const char *op, tide_error *err) {
 
 static size_t nwords_for(size_t ncols) { return (ncols + 63) / 64; }
 
+/* Building a ticking result reads the parent's current state and then
+ * registers the result's node: both under the parent graph's read lock
+ * (unless on its writer inside a cycle), so no cycle runs in between when
+ * the graph cycles on its background thread. Returns the graph to unlock. */
+static tide_graph_t *snap_lock(const tide_table_t *t) {
+  tide_graph_t *g = t ? tide_table_graph(t) : NULL;
+  if (!g || tide__graph_in_cycle(g)) return NULL;
+  tide_graph_read_lock(g);
+  return g;
+}
+static void snap_unlock(tide_graph_t *g) {
+  if (g) tide_graph_read_unlock(g);
+}
+
 /* Whether u modified rows in any column of the parent-column bitset deps. */
 static bool deps_hit(const uint64_t *deps, size_t nwords, const tide_update_t *u) {
   if (!u->modified_cols || rs_empty(u->modified)) return false;
@@ -513,7 +527,16 @@ static tide_table_t *where_attach(tide_table_t *t, tide_table_t *r, tide_expr_t 
   return r;
 }
 
+static tide_table_t *where_build(tide_table_t *t, const char *filter, tide_error *err);
+
 tide_table_t *tide_where(tide_table_t *t, const char *filter, tide_error *err) {
+  tide_graph_t *g = snap_lock(t);
+  tide_table_t *r = where_build(t, filter, err);
+  snap_unlock(g);
+  return r;
+}
+
+static tide_table_t *where_build(tide_table_t *t, const char *filter, tide_error *err) {
   if (!t || !filter) {
     tide_error_set(err, TIDE_ERR_INVALID, "where: NULL %s", t ? "filter" : "table");
     return NULL;
@@ -1111,7 +1134,12 @@ static tide_table_t *formulas(tide_table_t *t, const char *const *fs, size_t nf,
     tide_error_set(err, TIDE_ERR_INVALID, "%s: NULL %s", op, t ? "formulas" : "table");
     return NULL;
   }
-  if (t->node) return formulas_ticking(t, fs, nf, mode, err);
+  if (t->node) {
+    tide_graph_t *g = snap_lock(t);
+    tide_table_t *r = formulas_ticking(t, fs, nf, mode, err);
+    snap_unlock(g);
+    return r;
+  }
   bool materialize_mode = mode == MODE_SELECT || mode == MODE_UPDATE;
   bool flat = rowset_is_flat(t->rowset);
   bool reindex = materialize_mode && !flat;
@@ -1203,7 +1231,18 @@ tide_table_t *tide_update_view(tide_table_t *t, const char *const *fs, size_t n,
 
 /* ------------------------------------------------------- drop / rename */
 
+static tide_table_t *drop_columns_build(tide_table_t *t, const char *const *names, size_t n,
+                                tide_error *err);
+
 tide_table_t *tide_drop_columns(tide_table_t *t, const char *const *names, size_t n,
+                                tide_error *err) {
+  tide_graph_t *g = snap_lock(t);
+  tide_table_t *r = drop_columns_build(t, names, n, err);
+  snap_unlock(g);
+  return r;
+}
+
+static tide_table_t *drop_columns_build(tide_table_t *t, const char *const *names, size_t n,
                                 tide_error *err) {
   if (!t || (n && !names)) {
     tide_error_set(err, TIDE_ERR_INVALID, "drop_columns: NULL %s", t ? "names" : "table");
@@ -1251,7 +1290,18 @@ done:
   return res;
 }
 
+static tide_table_t *rename_columns_build(tide_table_t *t, const char *const *pairs, size_t n,
+                                  tide_error *err);
+
 tide_table_t *tide_rename_columns(tide_table_t *t, const char *const *pairs, size_t n,
+                                  tide_error *err) {
+  tide_graph_t *g = snap_lock(t);
+  tide_table_t *r = rename_columns_build(t, pairs, n, err);
+  snap_unlock(g);
+  return r;
+}
+
+static tide_table_t *rename_columns_build(tide_table_t *t, const char *const *pairs, size_t n,
                                   tide_error *err) {
   if (!t || (n && !pairs)) {
     tide_error_set(err, TIDE_ERR_INVALID, "rename_columns: NULL %s", t ? "pairs" : "table");

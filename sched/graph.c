@@ -4,9 +4,12 @@
  *
  * Consistency: the writer holds `lock` exclusively for the whole Updating
  * phase; readers on other threads take it shared (tide_graph_read_lock),
- * so they only ever see Idle-phase state. Structure changes (creating or
- * freeing a refreshing table) also take it exclusively, except on the
- * writer thread inside a cycle.
+ * so they only ever see Idle-phase, consistent state. Structure changes
+ * (creating or freeing a refreshing table, listeners) take the structure
+ * mutex `smu`, except on the writer thread inside a cycle; the writer
+ * holds `smu` for the whole cycle, taken after `lock`. So a thread holding
+ * the read lock may create a derived table (snapshot of its parents, then
+ * registration) with no cycle in between, and without deadlocking.
  *
  * Order: a cycle refreshes every source node (level 0) in creation order,
  * then processes queued nodes level by level; a node's level exceeds all
@@ -32,6 +35,7 @@ typedef struct node_list_t {
 
 struct tide_graph_s {
   pthread_rwlock_t lock;
+  pthread_mutex_t smu;    /* structure changes; the writer holds it during a cycle */
   _Atomic uint64_t step;
   _Atomic uint64_t epoch; /* changes at the start and at the end of a cycle */
   _Atomic int phase;
@@ -41,6 +45,8 @@ struct tide_graph_s {
   node_list_t *pending;   /* per level, this step */
   uint32_t nlevels;
   node_list_t published;  /* nodes that published this step */
+  node_list_t failed;     /* nodes whose refresh/notify failed: they stop updating */
+  bool holes;             /* nodes released inside the cycle (NULL entries) */
   bool validate;
   tide_clock_fn clock;
   void *clock_ctx;
@@ -64,6 +70,21 @@ static bool list_push(node_list_t *l, tide_gnode_t *n) {
   }
   l->items[l->n++] = n;
   return true;
+}
+
+/* Inside a cycle the lists being walked must not move: a node released
+ * then (by a listener freeing its table) leaves a NULL hole, skipped by the
+ * walks; g->nodes is compacted when the cycle ends. */
+static void list_null(node_list_t *l, tide_gnode_t *n) {
+  for (size_t i = 0; i < l->n; i++)
+    if (l->items[i] == n) l->items[i] = NULL;
+}
+
+static void list_compact(node_list_t *l) {
+  size_t m = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (l->items[i]) l->items[m++] = l->items[i];
+  l->n = m;
 }
 
 static void list_remove(node_list_t *l, tide_gnode_t *n) {
@@ -102,6 +123,7 @@ tide_graph_t *tide_graph_create(tide_error *err) {
   }
   pthread_rwlock_init(&g->lock, NULL);
   pthread_mutex_init(&g->mu, NULL);
+  pthread_mutex_init(&g->smu, NULL);
   pthread_cond_init(&g->cv, NULL);
   g->clock = real_clock;
 #ifdef NDEBUG
@@ -122,8 +144,10 @@ void tide_graph_free(tide_graph_t *g) {
   tide_free(g->pending);
   tide_free(g->nodes.items);
   tide_free(g->published.items);
+  tide_free(g->failed.items);
   pthread_rwlock_destroy(&g->lock);
   pthread_mutex_destroy(&g->mu);
+  pthread_mutex_destroy(&g->smu);
   pthread_cond_destroy(&g->cv);
   tide_free(g);
 }
@@ -152,12 +176,14 @@ void tide__graph_set_validate(tide_graph_t *g, bool on) { g->validate = on; }
 void tide_graph_read_lock(tide_graph_t *g) { pthread_rwlock_rdlock(&g->lock); }
 void tide_graph_read_unlock(tide_graph_t *g) { pthread_rwlock_unlock(&g->lock); }
 
-/* Structure changes take the lock unless the writer is inside a cycle. */
+/* Structure changes take the structure mutex unless the writer is inside a
+ * cycle (where the writer already holds it). */
 static bool structure_lock(tide_graph_t *g) {
   if (tide__graph_in_cycle(g)) return false;
-  pthread_rwlock_wrlock(&g->lock);
+  pthread_mutex_lock(&g->smu);
   return true;
 }
+static void structure_unlock(tide_graph_t *g) { pthread_mutex_unlock(&g->smu); }
 
 /* ------------------------------------------------------------------ nodes */
 
@@ -165,9 +191,17 @@ static void gnode_release(struct tide_node_s *base) {
   tide_gnode_t *n = (tide_gnode_t *)base;
   tide_graph_t *g = n->graph;
   bool locked = structure_lock(g);
-  list_remove(&g->nodes, n);
-  if (n->level < g->nlevels) list_remove(&g->pending[n->level], n);
-  list_remove(&g->published, n);
+  if (locked) {
+    list_remove(&g->nodes, n);
+    if (n->level < g->nlevels) list_remove(&g->pending[n->level], n);
+    list_remove(&g->published, n);
+  } else {
+    list_null(&g->nodes, n);
+    if (n->level < g->nlevels) list_null(&g->pending[n->level], n);
+    list_null(&g->published, n);
+    g->holes = true;
+  }
+  list_remove(&g->failed, n);
   for (size_t i = 0; i < n->nparents; i++) {
     tide_gnode_t *p = (tide_gnode_t *)n->parents[i]->node;
     for (size_t c = 0; c < p->nchildren; c++) {
@@ -181,7 +215,7 @@ static void gnode_release(struct tide_node_s *base) {
     /* A child always retains its parents, so it dies first. */
     assert(!"node freed while it has children");
   }
-  if (locked) pthread_rwlock_unlock(&g->lock);
+  if (locked) structure_unlock(g);
   struct tide_listener_s *l = n->listeners;
   while (l) {
     struct tide_listener_s *next = l->next;
@@ -252,7 +286,7 @@ tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_tabl
   if (ok) ok = list_push(&g->nodes, n);
   if (!ok) {
     for (size_t i = 0; i < linked; i++) ((tide_gnode_t *)parents[i]->node)->nchildren--;
-    if (locked) pthread_rwlock_unlock(&g->lock);
+    if (locked) structure_unlock(g);
     tide_free(n->parents);
     tide_free(n);
     goto oom;
@@ -262,7 +296,7 @@ tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_tabl
   n->state = state;
   table->node = &n->base;
   table->kind = kind;
-  if (locked) pthread_rwlock_unlock(&g->lock);
+  if (locked) structure_unlock(g);
   return n;
 oom:
   tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory registering a ticking table", vt->name);
@@ -425,7 +459,19 @@ tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t
     t->prev_rowset = t->rowset;
     t->rowset = new_rowset;
   }
-  for (struct tide_listener_s *l = n->listeners; l; l = l->next) l->fn(t, &n->update, l->ctx);
+  /* A listener removed inside the cycle (by itself or another callback) is
+   * only marked (fn = NULL) and unlinked here, after the calls. */
+  for (struct tide_listener_s *l = n->listeners; l; l = l->next)
+    if (l->fn) l->fn(t, &n->update, l->ctx);
+  for (struct tide_listener_s **p = &n->listeners; *p;) {
+    struct tide_listener_s *l = *p;
+    if (l->fn) {
+      p = &l->next;
+    } else {
+      *p = l->next;
+      tide_free(l);
+    }
+  }
   for (size_t c = 0; c < n->nchildren; c++) {
     tide_gnode_t *ch = n->children[c];
     if (ch->queued_step == g->step) continue;
@@ -441,38 +487,66 @@ tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t
 static void retire(tide_graph_t *g) {
   for (size_t i = 0; i < g->published.n; i++) {
     tide_gnode_t *n = g->published.items[i];
+    if (!n) continue;
     tide_rowset_free(n->table->prev_rowset);
     n->table->prev_rowset = NULL;
     tide__update_clear(&n->update);
   }
   g->published.n = 0;
   for (uint32_t l = 0; l < g->nlevels; l++) g->pending[l].n = 0;
+  if (g->holes) list_compact(&g->nodes);
+  g->holes = false;
+}
+
+static bool has_failed(const tide_graph_t *g, const tide_gnode_t *n) {
+  for (size_t i = 0; i < g->failed.n; i++)
+    if (g->failed.items[i] == n) return true;
+  return false;
+}
+
+/* Run one node's refresh or notify. A derived node that fails stops
+ * updating (it would otherwise miss this update and be wrong from then
+ * on; so do its descendants, which it no longer notifies); the other
+ * nodes of the cycle still run, so they stay consistent with their
+ * parents. The first error of the cycle is reported. */
+static void run_node(tide_graph_t *g, tide_gnode_t *n,
+                     tide_status (*fn)(tide_gnode_t *, tide_error *), tide_status *st,
+                     tide_error *err) {
+  if (!fn || has_failed(g, n)) return;
+  tide_error e2;
+  tide_status s = fn(n, *st == TIDE_OK ? err : &e2);
+  if (s == TIDE_OK) return;
+  if (*st == TIDE_OK) *st = s;
+  /* A source changed nothing it published and may retry next cycle. */
+  if (n->nparents) list_push(&g->failed, n); /* on OOM the node keeps running */
 }
 
 static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
   tide_status st = TIDE_OK;
   pthread_rwlock_wrlock(&g->lock);
+  pthread_mutex_lock(&g->smu);
   g->writer = pthread_self();
   g->in_cycle = true;
   g->step++;
   g->epoch++;
   g->phase = TIDE_PHASE_UPDATING;
-  for (size_t i = 0; i < g->nodes.n && st == TIDE_OK; i++) {
+  for (size_t i = 0; i < g->nodes.n; i++) {
     tide_gnode_t *n = g->nodes.items[i];
-    if (n->nparents == 0 && n->vt->refresh) st = n->vt->refresh(n, err);
+    if (n && n->nparents == 0) run_node(g, n, n->vt->refresh, &st, err);
   }
-  for (uint32_t l = 1; l < g->nlevels && st == TIDE_OK; l++) {
+  for (uint32_t l = 1; l < g->nlevels; l++) {
     /* Nodes queued at this level by lower levels; none can be queued at
      * this level while it runs (children are at higher levels). */
-    for (size_t i = 0; i < g->pending[l].n && st == TIDE_OK; i++) {
+    for (size_t i = 0; i < g->pending[l].n; i++) {
       tide_gnode_t *n = g->pending[l].items[i];
-      if (n->vt->notify) st = n->vt->notify(n, err);
+      if (n) run_node(g, n, n->vt->notify, &st, err);
     }
   }
   retire(g);
   g->epoch++; /* previous values retire with the cycle */
   g->phase = TIDE_PHASE_IDLE;
   g->in_cycle = false;
+  pthread_mutex_unlock(&g->smu);
   pthread_rwlock_unlock(&g->lock);
   return st;
 }
@@ -577,8 +651,12 @@ void tide_graph_request_cycle(tide_graph_t *g) {
 
 tide_listener_t *tide_table_listen(tide_table_t *t, tide_listener_fn fn, void *ctx,
                                    tide_error *err) {
-  if (!t->node) {
+  if (!t || !t->node) {
     tide_error_set(err, TIDE_ERR_INVALID, "listen: the table is static (it never updates)");
+    return NULL;
+  }
+  if (!fn) {
+    tide_error_set(err, TIDE_ERR_INVALID, "listen: no listener function given");
     return NULL;
   }
   tide_gnode_t *n = (tide_gnode_t *)t->node;
@@ -596,7 +674,7 @@ tide_listener_t *tide_table_listen(tide_table_t *t, tide_listener_fn fn, void *c
   struct tide_listener_s **p = &n->listeners;
   while (*p) p = &(*p)->next;
   *p = l;
-  if (locked) pthread_rwlock_unlock(&n->graph->lock);
+  if (locked) structure_unlock(n->graph);
   return l;
 }
 
@@ -604,12 +682,19 @@ void tide_listener_remove(tide_listener_t *l) {
   if (!l) return;
   tide_gnode_t *n = l->node;
   bool locked = structure_lock(n->graph);
+  if (!locked) {
+    /* Inside a cycle a callback may be removing itself or a listener the
+     * delivery loop will reach next: mark it; tide__gnode_publish (or the
+     * node's release) frees it. */
+    l->fn = NULL;
+    return;
+  }
   for (struct tide_listener_s **p = &n->listeners; *p; p = &(*p)->next) {
     if (*p == l) {
       *p = l->next;
       break;
     }
   }
-  if (locked) pthread_rwlock_unlock(&n->graph->lock);
+  structure_unlock(n->graph);
   tide_free(l);
 }

@@ -54,8 +54,12 @@ struct tide_gnode_s {
 /* Attach a new node to `table` (which must not have one), make the table
  * refreshing with the given kind, and register it in g below its parents'
  * nodes (parents must be refreshing tables of the same graph; they are
- * retained). Takes the graph's write lock unless called by the writer
- * inside a cycle. NULL with err on failure (state is then not touched). */
+ * retained). Takes the graph's structure mutex (not the read/write lock,
+ * so it may be called while holding the read lock); callers that build
+ * the node's initial state from a snapshot of the parents must hold the
+ * read lock around snapshot + create, so that no cycle runs in between
+ * (see snap_lock in ops/select.c). NULL with err on failure (state is then
+ * not touched). */
 tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_table_kind_t kind,
                                  const tide_gnode_vt *vt, tide_table_t *const *parents,
                                  size_t nparents, void *state, tide_error *err);

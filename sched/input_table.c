@@ -580,6 +580,20 @@ static tide_table_t *create(tide_graph_t *g, size_t ncols, const char *const *na
     tide_error_set(err, TIDE_ERR_INVALID, "%s: the table needs at least one column", op);
     return NULL;
   }
+  if (!names || !types) {
+    tide_error_set(err, TIDE_ERR_INVALID, "%s: no column %s given", op, names ? "types" : "names");
+    return NULL;
+  }
+  if (nkeys && !key_cols) {
+    tide_error_set(err, TIDE_ERR_INVALID, "%s: %zu key columns but no key names given", op, nkeys);
+    return NULL;
+  }
+  for (size_t k = 0; k < nkeys; k++) {
+    if (!key_cols[k]) {
+      tide_error_set(err, TIDE_ERR_INVALID, "%s: key column %zu has no name", op, k);
+      return NULL;
+    }
+  }
   tide_table_t *t = tide__tick_table_new(g, ncols, names, types, NULL, op, err);
   if (!t) return NULL;
   input_state_t *s = tide_calloc(1, sizeof *s);

@@ -56,6 +56,8 @@ static tide_status pub_refresh(tide_gnode_t *n, tide_error *err) {
   void **pend = p->pend;
   uint64_t cnt = p->npend;
   tide_arena_t arena = p->sym_arena;
+  tide_publisher_flush_fn flush = p->flush; /* set from other threads under mu */
+  void *flush_ctx = p->flush_ctx;
   p->pend = NULL;
   p->npend = p->cap = 0;
   tide__arena_init(&p->sym_arena);
@@ -87,7 +89,7 @@ static tide_status pub_refresh(tide_gnode_t *n, tide_error *err) {
   uint64_t first = p->next_key;
   p->next_key += cnt;
   TIDE_TRY(tide__tick_publish_append(n, first, cnt, p->blink, err));
-  if (cnt && p->flush) p->flush(p, cnt, p->flush_ctx);
+  if (cnt && flush) flush(p, cnt, flush_ctx);
   return TIDE_OK;
 }
 
@@ -121,6 +123,10 @@ tide_publisher_t *tide_publisher_create(tide_graph_t *g, size_t ncols, const cha
   }
   if (ncols == 0) {
     tide_error_set(err, TIDE_ERR_INVALID, "publisher: the table needs at least one column");
+    return NULL;
+  }
+  if (!names || !types) {
+    tide_error_set(err, TIDE_ERR_INVALID, "publisher: no column %s given", names ? "types" : "names");
     return NULL;
   }
   tide_table_t *t = tide__tick_table_new(g, ncols, names, types, NULL, "publisher", err);
@@ -166,10 +172,15 @@ void tide_publisher_on_flush(tide_publisher_t *pub, tide_publisher_flush_fn fn, 
   pthread_mutex_unlock(&pub->mu);
 }
 
+/* Most rows pending at once: the byte size of every buffer fits a size_t
+ * (and doubling cannot overflow). */
+#define PUB_MAX_PENDING ((uint64_t)1 << 40)
+
 static bool reserve(tide_publisher_t *p, uint64_t need) {
   if (need <= p->cap) return true;
   uint64_t cap = p->cap ? p->cap : 1024;
   while (cap < need) cap *= 2;
+  if (cap > PUB_MAX_PENDING || cap > SIZE_MAX / sizeof(uint64_t)) return false;
   if (!p->pend) {
     p->pend = tide_calloc(p->ncols, sizeof *p->pend);
     if (!p->pend) return false;
@@ -193,6 +204,10 @@ tide_status tide_publisher_append(tide_publisher_t *pub, const void *const *cols
     if (!cols[c])
       return tide_error_set(err, TIDE_ERR_INVALID, "publisher.append: no values for column '%s'",
                             pub->table->names[c]);
+  if (n > PUB_MAX_PENDING)
+    return tide_error_set(err, TIDE_ERR_RANGE,
+                          "publisher.append: %llu rows in one call (at most %llu pending)",
+                          (unsigned long long)n, (unsigned long long)PUB_MAX_PENDING);
   pthread_mutex_lock(&pub->mu);
   tide_status st = TIDE_OK;
   if (!reserve(pub, pub->npend + n)) {

@@ -26,7 +26,8 @@ tide_table_t *tide__tick_table_new(tide_graph_t *g, size_t ncols, const char *co
   }
   for (size_t i = 0; i < ncols; i++) {
     if (types[i] >= TIDE_TYPE_COUNT) {
-      tide_error_set(err, TIDE_ERR_TYPE, "%s: column '%s' has an invalid type", op, names[i]);
+      tide_error_set(err, TIDE_ERR_TYPE, "%s: column '%s' has an invalid type", op,
+                     names[i] ? names[i] : "");
       goto out;
     }
     cols[i] = tide__source_paged_create(types[i], symtabs ? symtabs[i] : NULL, err);
@@ -313,10 +314,22 @@ typedef struct tt_state_t {
 
 /* Rows for every timestamp from next_ts up to now (inclusive), written at
  * keys from next_key; returns how many in *count. */
-static tide_status tt_fill(tt_state_t *s, tide_source_t *col, int64_t now, uint64_t *count) {
+/* At most this many rows become due at once (creation or one cycle): a
+ * start far in the past for the period, or a clock jump, is refused rather
+ * than allocated for ever. */
+#define TT_MAX_DUE (1ULL << 30)
+
+static tide_status tt_fill(tt_state_t *s, tide_source_t *col, int64_t now, uint64_t *count,
+                           tide_error *err) {
   *count = 0;
   if (now < s->next_ts) return TIDE_OK;
-  uint64_t total = (uint64_t)((now - s->next_ts) / s->period) + 1;
+  __int128 due = ((__int128)now - s->next_ts) / s->period + 1;
+  if (due > (__int128)TT_MAX_DUE)
+    return tide_error_set(err, TIDE_ERR_RANGE,
+                          "time_table: more than %llu rows are due at once (the start is too "
+                          "far in the past for the period, or the clock jumped)",
+                          (unsigned long long)TT_MAX_DUE);
+  uint64_t total = (uint64_t)due;
   uint64_t done = 0;
   while (done < total) {
     uint32_t m = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, total - done);
@@ -325,7 +338,8 @@ static tide_status tt_fill(tt_state_t *s, tide_source_t *col, int64_t now, uint6
       s->keys[i] = s->next_key + i;
       s->vals[i] = ts + (int64_t)i * s->period;
     }
-    TIDE_TRY(tide__source_paged_set(col, s->keys, m, s->vals));
+    if (tide__source_paged_set(col, s->keys, m, s->vals) != TIDE_OK)
+      return tide_error_set(err, TIDE_ERR_NOMEM, "time_table: out of memory");
     s->next_key += m;
     s->next_ts += (int64_t)m * s->period;
     done += m;
@@ -337,8 +351,7 @@ static tide_status tt_fill(tt_state_t *s, tide_source_t *col, int64_t now, uint6
 static tide_status tt_refresh(tide_gnode_t *n, tide_error *err) {
   tt_state_t *s = n->state;
   uint64_t first = s->next_key, cnt;
-  if (tt_fill(s, n->table->cols[0], tide_graph_now(n->graph), &cnt) != TIDE_OK)
-    return tide_error_set(err, TIDE_ERR_NOMEM, "time_table: out of memory");
+  TIDE_TRY(tt_fill(s, n->table->cols[0], tide_graph_now(n->graph), &cnt, err));
   return tide__tick_publish_append(n, first, cnt, s->blink, err);
 }
 
@@ -386,10 +399,7 @@ tide_table_t *tide_time_table(tide_graph_t *g, int64_t period_ns, int64_t start_
   /* The rows already due (the first one at creation) form the initial
    * content. */
   uint64_t cnt;
-  if (tt_fill(s, t->cols[0], now, &cnt) != TIDE_OK) {
-    tide_error_set(err, TIDE_ERR_NOMEM, "time_table: out of memory");
-    goto fail;
-  }
+  if (tt_fill(s, t->cols[0], now, &cnt, err) != TIDE_OK) goto fail;
   if (cnt) {
     tide_rowset_t *rs = tide_rowset_create_range(0, cnt - 1);
     if (!rs) {

@@ -279,7 +279,200 @@ static void test_prev_values(void) {
   tide_graph_free(g);
 }
 
+/* Review tests. */
+
+/* A listener that removes itself inside the callback; the next listener
+ * must still run (no use of the freed handle). */
+typedef struct self_rm_t {
+  tide_listener_t *self;
+  int calls;
+} self_rm_t;
+
+static void on_self_remove(tide_table_t *t, const tide_update_t *u, void *ctx) {
+  TIDE_UNUSED(t);
+  TIDE_UNUSED(u);
+  self_rm_t *c = ctx;
+  c->calls++;
+  tide_listener_remove(c->self);
+  c->self = NULL;
+}
+
+static void test_listener_remove_in_cycle(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  src_state_t *ss = calloc(1, sizeof *ss);
+  ss->per_cycle = 2;
+  tide_table_t *s = new_table(g, TIDE_KIND_APPEND_ONLY, &src_vt, NULL, 0, ss);
+  self_rm_t a = {0};
+  a.self = tide_table_listen(s, on_self_remove, &a, &err);
+  listen_ctx_t lc = {0};
+  tide_listener_t *l2 = tide_table_listen(s, on_update, &lc, &err);
+  CHECK_OK_PTR(l2, err);
+  CHECK_OK(tide_graph_run_cycles(g, 2, &err), err);
+  CHECK(a.calls == 1 && lc.calls == 2 && lc.cur_size == 4);
+  /* a callback removing the listener that comes after it: that one is not
+   * called any more, in this cycle either */
+  self_rm_t b = {0};
+  tide_listener_t *lb = tide_table_listen(s, on_self_remove, &b, &err);
+  CHECK_OK_PTR(lb, err);
+  listen_ctx_t lc3 = {0};
+  b.self = tide_table_listen(s, on_update, &lc3, &err);
+  CHECK_OK(tide_graph_run_cycles(g, 2, &err), err);
+  CHECK(b.calls == 2 && lc3.calls == 0 && lc.calls == 4);
+  tide_listener_remove(lb);
+  tide_listener_remove(l2);
+  tide_table_free(s);
+  tide_graph_free(g);
+}
+
+/* A derived node that fails when told to. */
+static int fail_next;
+static tide_status failing_notify(tide_gnode_t *n, tide_error *err) {
+  if (fail_next) {
+    fail_next = 0;
+    return tide_error_set(err, TIDE_ERR_INVALID, "test_failing: asked to fail");
+  }
+  return der_notify(n, err);
+}
+static const tide_gnode_vt failing_vt = {"test_failing", NULL, failing_notify, der_destroy};
+
+/* A node failing mid-cycle: its siblings still see this cycle's update, the
+ * failed node stops updating, and the next cycle runs normally. */
+static void test_error_mid_cycle(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  tide__graph_set_validate(g, true);
+  src_state_t *ss = calloc(1, sizeof *ss);
+  ss->per_cycle = 3;
+  tide_table_t *s = new_table(g, TIDE_KIND_APPEND_ONLY, &src_vt, NULL, 0, ss);
+  der_state_t *da = calloc(1, sizeof *da), *db = calloc(1, sizeof *db);
+  da->id = 1;
+  db->id = 2;
+  tide_table_t *a = new_table(g, TIDE_KIND_APPEND_ONLY, &failing_vt, &s, 1, da);
+  tide_table_t *b = new_table(g, TIDE_KIND_APPEND_ONLY, &der_vt, &s, 1, db);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  fail_next = 1;
+  tide_status st = tide_graph_run_cycles(g, 1, &err);
+  CHECK(st == TIDE_ERR_INVALID && strstr(err.msg, "asked to fail"));
+  CHECK(tide_table_size(s) == 6 && tide_table_size(b) == 6);
+  CHECK(tide_table_size(a) == 3); /* failed: stops updating */
+  st = tide_graph_run_cycles(g, 2, &err);
+  CHECK_OK(st, err);
+  CHECK(tide_table_size(s) == 12 && tide_table_size(b) == 12 && tide_table_size(a) == 3);
+  tide_table_free(b);
+  tide_table_free(a);
+  tide_table_free(s);
+  tide_graph_free(g);
+}
+
+/* A listener freeing another refreshing table inside the cycle: the nodes
+ * after it in the cycle's lists still run. */
+static void on_free_table(tide_table_t *t, const tide_update_t *u, void *ctx) {
+  TIDE_UNUSED(t);
+  TIDE_UNUSED(u);
+  tide_table_t **victim = ctx;
+  tide_table_free(*victim);
+  *victim = NULL;
+}
+
+static void test_free_in_cycle(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  tide_table_t *src[3];
+  for (int i = 0; i < 3; i++) {
+    src_state_t *ss = calloc(1, sizeof *ss);
+    ss->per_cycle = 2;
+    src[i] = new_table(g, TIDE_KIND_APPEND_ONLY, &src_vt, NULL, 0, ss);
+  }
+  tide_table_t *victim = src[0];
+  tide_listener_t *l = tide_table_listen(src[1], on_free_table, &victim, &err);
+  CHECK_OK_PTR(l, err);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK(victim == NULL);
+  CHECK(tide_table_size(src[1]) == 2 && tide_table_size(src[2]) == 2);
+  tide_listener_remove(l);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK(tide_table_size(src[1]) == 4 && tide_table_size(src[2]) == 4);
+  tide_table_free(src[2]);
+  tide_table_free(src[1]);
+  tide_graph_free(g);
+}
+
+/* Creating a derived table while the graph cycles on its background
+ * thread: the creator holds the read lock so that its snapshot of the
+ * parent and the node's registration happen between two cycles (no cycle
+ * can be missed). This must neither deadlock nor race. */
+static void test_create_while_cycling(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  tide__graph_set_validate(g, true);
+  src_state_t *ss = calloc(1, sizeof *ss);
+  ss->per_cycle = 5;
+  tide_table_t *s = new_table(g, TIDE_KIND_APPEND_ONLY, &src_vt, NULL, 0, ss);
+  CHECK_OK(tide_graph_start(g, 1000000ULL, &err), err); /* 1 ms */
+  tide_table_t *m[20];
+  for (int i = 0; i < 20; i++) {
+    usleep(500);
+    tide_graph_read_lock(g);
+    /* a mirror of s as of now */
+    tide_source_t *src = tide__source_paged_create(TIDE_I64, NULL, &err);
+    const char *names[] = {"X"};
+    tide_rowset_t *rs = tide_rowset_copy(tide_table_rowset(s));
+    m[i] = tide_table_create(rs, 1, names, &src, &err);
+    tide_rowset_free(rs);
+    tide_source_release(src);
+    der_state_t *d = calloc(1, sizeof *d);
+    d->id = 9;
+    CHECK_OK_PTR(tide__gnode_create(g, m[i], TIDE_KIND_APPEND_ONLY, &der_vt, &s, 1, d, &err),
+                 err);
+    tide_graph_read_unlock(g);
+  }
+  /* select/update/drop/rename take the read lock themselves */
+  tide_table_t *o[40];
+  for (int i = 0; i < 40; i++) {
+    usleep(300);
+    const char *f[] = {"Y = X + 1"};
+    const char *d[] = {"X"};
+    const char *rn[] = {"Z=X"};
+    if (i % 4 == 2) {
+      tide_table_t *up = tide_update(s, f, 1, &err);
+      o[i] = up ? tide_drop_columns(up, d, 1, &err) : NULL;
+      tide_table_free(up);
+    } else {
+      o[i] = i % 4 == 0 ? tide_update(s, f, 1, &err)
+             : i % 4 == 1 ? tide_select(s, f, 1, &err)
+                          : tide_rename_columns(s, rn, 1, &err);
+    }
+    CHECK_OK_PTR(o[i], err);
+  }
+  usleep(5000);
+  CHECK_OK(tide_graph_stop(g, &err), err);
+  for (int i = 0; i < 20; i++) {
+    CHECK(tide_table_size(m[i]) == tide_table_size(s));
+    tide_table_free(m[i]);
+  }
+  for (int i = 0; i < 40; i++) {
+    CHECK(o[i] && tide_table_size(o[i]) == tide_table_size(s));
+    tide_table_free(o[i]);
+  }
+  /* freeing a refreshing table while holding the read lock, too */
+  tide_table_t *x = tide_where(s, "X >= 0", &err);
+  CHECK_OK_PTR(x, err);
+  CHECK_OK(tide_graph_start(g, 1000000ULL, &err), err);
+  usleep(3000);
+  tide_graph_read_lock(g);
+  tide_table_free(x);
+  tide_graph_read_unlock(g);
+  CHECK_OK(tide_graph_stop(g, &err), err);
+  tide_table_free(s);
+  tide_graph_free(g);
+}
+
 int main(void) {
+  test_create_while_cycling();
+  test_free_in_cycle();
+  test_listener_remove_in_cycle();
+  test_error_mid_cycle();
   test_prev_values();
   test_diamond();
   test_static_listen();

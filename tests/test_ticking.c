@@ -825,8 +825,58 @@ static void test_errors(void) {
   tide_graph_free(g);
 }
 
+/* Review: bad arguments of the public ticking API are refused with a
+ * message, never a crash or an endless allocation. */
+static void test_review_validation(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  int64_t t0;
+  CHECK(tide_ts_parse("2026-01-01T09:30:00Z", 20, &t0));
+  tide_sim_clock_t clk = {g, t0, 100000000LL};
+  tide_graph_set_clock(g, tide_sim_clock_now, &clk);
+  /* a start so far in the past that now - start overflows */
+  tide_table_t *t = tide_time_table(g, 1, TIDE_NULL_TS + 1, false, &err);
+  CHECK(!t && strstr(err.msg, "time_table"));
+  tide_table_free(t);
+  /* a start in the past with a tiny period: 1.7e18 rows due at once */
+  t = tide_time_table(g, 1, 0, false, &err);
+  CHECK(!t && strstr(err.msg, "time_table"));
+  tide_table_free(t);
+  /* the clock jumping far ahead in a cycle fails the cycle, not the process */
+  t = tide_time_table(g, 1, TIDE_NULL_TS, false, &err);
+  CHECK_OK_PTR(t, err);
+  clk.step_ns = INT64_MAX / 4;
+  CHECK(tide_graph_run_cycles(g, 1, &err) != TIDE_OK && strstr(err.msg, "time_table"));
+  clk.step_ns = 100000000LL;
+  tide_table_free(t);
+  /* NULL names, types, key names */
+  const char *names[] = {"K", "V"};
+  tide_type_t types[] = {TIDE_I64, TIDE_I64};
+  CHECK(!tide_input_table_create_schema(g, 2, names, types, NULL, 1, &err) &&
+        strstr(err.msg, "input_table"));
+  CHECK(!tide_input_table_create_schema(g, 2, NULL, types, NULL, 0, &err) &&
+        strstr(err.msg, "input_table"));
+  CHECK(!tide_publisher_create(g, 2, names, NULL, TIDE_KIND_BLINK, &err) &&
+        strstr(err.msg, "publisher"));
+  /* a row count no buffer can hold */
+  tide_publisher_t *p = tide_publisher_create(g, 2, names, types, TIDE_KIND_BLINK, &err);
+  CHECK_OK_PTR(p, err);
+  int64_t v[2] = {1, 2};
+  const void *cols[] = {v, v};
+  CHECK(tide_publisher_append(p, cols, UINT64_MAX, &err) != TIDE_OK &&
+        strstr(err.msg, "publisher"));
+  CHECK(tide_publisher_append(p, cols, UINT64_MAX / 4, &err) != TIDE_OK &&
+        strstr(err.msg, "publisher"));
+  CHECK_OK(tide_publisher_append(p, cols, 2, &err), err);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK(tide_table_size(tide_publisher_table(p)) == 2);
+  tide_publisher_free(p);
+  tide_graph_free(g);
+}
+
 int main(void) {
   g_seed = tu_seed(20261121);
+  test_review_validation();
   test_durations();
   test_replay(false, 1000, 37, false);
   test_replay(true, 1000, 37, false);

@@ -56,8 +56,10 @@ void tide_graph_free(tide_graph_t *g);
 
 /* Run n cycles now on the calling thread (which becomes the writer for
  * their duration). TIDE_ERR_STATE if the graph is cycling on its own
- * thread (tide_graph_start) or if called from inside a cycle. A failing
- * node stops the cycle with its error. */
+ * thread (tide_graph_start) or if called from inside a cycle. When a node
+ * fails, the other nodes of the cycle still run and the first error is
+ * returned; a failed derived table and the tables below it stop updating
+ * (their results would be wrong), a failed source retries next cycle. */
 tide_status tide_graph_run_cycles(tide_graph_t *g, uint64_t n, tide_error *err);
 /* Run cycles on a background thread every period_ns nanoseconds (0: the
  * default 100 ms) until tide_graph_stop. */
