@@ -6,7 +6,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1153,22 +1152,6 @@ static void test_hostile(void) {
   tide_table_free(t);
 }
 
-/* Allocation failure injection: the k-th allocation from now fails. */
-static _Atomic long oom_countdown = -1;
-static bool oom_fail(void) {
-  long v = atomic_fetch_sub(&oom_countdown, 1);
-  return v == 0;
-}
-static void *oom_malloc(size_t n) { return oom_fail() ? NULL : malloc(n); }
-static void *oom_calloc(size_t c, size_t n) { return oom_fail() ? NULL : calloc(c, n); }
-static void *oom_realloc(void *p, size_t n) { return oom_fail() ? NULL : realloc(p, n); }
-static void *oom_aligned(size_t a, size_t n) {
-  void *p = NULL;
-  if (oom_fail() || posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, n ? n : 1))
-    return NULL;
-  return p;
-}
-
 /* Every allocation failure gives NULL / TIDE_ERR_NOMEM, never a crash or a
  * leak (ASan checks leaks at exit); with no failure the result is right. */
 static void test_oom(void) {
@@ -1186,14 +1169,12 @@ static void test_oom(void) {
   opt.ntypes = 1;
   opt.type_names = names;
   opt.types = types;
-  tide_memory_hooks hooks = {oom_malloc, oom_calloc, oom_realloc, free, oom_aligned, free};
   bool done = false;
   int failures = 0;
   for (long k = 0; k < 2000 && !done; k++) {
     tide_error err;
     tide_error_clear(&err);
-    tide_set_memory_hooks(&hooks);
-    atomic_store(&oom_countdown, k);
+    tu_oom_arm(k); /* the k-th allocation from now fails */
     tide_table_t *t = rd(text, &opt, &err);
     char *buf = NULL;
     size_t len = 0;
@@ -1204,8 +1185,7 @@ static void test_oom(void) {
       wst = tide_write_csv_stream(t, fp, &err);
       fclose(fp);
     }
-    atomic_store(&oom_countdown, -1);
-    tide_set_memory_hooks(NULL);
+    tu_oom_disarm();
     if (!t) {
       failures++;
       CHECK_MSG(err.status == TIDE_ERR_NOMEM, "k=%ld: %s", k, err.msg);

@@ -564,24 +564,6 @@ static void test_translate(void) {
 
 /* ------------------------------------------------------ out of memory */
 
-static long g_fail_after = -1;
-static bool oom_now(void) {
-  if (g_fail_after < 0) return false;
-  if (g_fail_after == 0) return true;
-  g_fail_after--;
-  return false;
-}
-static void *h_malloc(size_t s) { return oom_now() ? NULL : malloc(s ? s : 1); }
-static void *h_calloc(size_t a, size_t b) { return oom_now() ? NULL : calloc(a ? a : 1, b ? b : 1); }
-static void *h_realloc(void *p, size_t s) { return oom_now() ? NULL : realloc(p, s ? s : 1); }
-static void h_free(void *p) { free(p); }
-static void *h_aligned(size_t al, size_t s) {
-  void *p = NULL;
-  if (oom_now() || posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, s ? s : 1))
-    return NULL;
-  return p;
-}
-
 /* An insert that fails for lack of memory leaves the set as it was: retried
  * without the failure, every chunk gets the ids of a naive first-appearance
  * numbering, and find agrees. Long strings make the arena grow. */
@@ -612,27 +594,23 @@ static void test_oom(void) {
   }
   tide_type_t types[2] = {TIDE_STRING, TIDE_I64};
   uint32_t *ids = malloc(N * sizeof *ids);
-  tide_memory_hooks hooks = {h_malloc, h_calloc, h_realloc, h_free, h_aligned, h_free};
-  tide_set_memory_hooks(&hooks);
   for (long fail = 0; fail < 40; fail++) {
     tide_keyset_t *ks = tide__keyset_create(2, types, 0, NULL);
     if (!ks) continue;
     bool ok = true;
-    long countdown = fail;
+    tu_oom_arm_sticky(fail); /* keeps counting down across chunks */
     for (uint32_t start = 0; start < N; start += CH) {
       uint32_t m = N - start < CH ? N - start : CH;
       const void *cols[2] = {sv + start, iv + start};
-      g_fail_after = countdown;
       tide_status st = tide__keyset_insert(ks, cols, m, ids + start);
-      countdown = g_fail_after; /* keep counting down across chunks */
-      g_fail_after = -1;
       if (st != TIDE_OK) {
         CHECK(st == TIDE_ERR_NOMEM);
-        countdown = -1;
+        tu_oom_disarm();
         st = tide__keyset_insert(ks, cols, m, ids + start); /* retry without failures */
         CHECK(st == TIDE_OK);
       }
     }
+    tu_oom_disarm();
     for (uint32_t i = 0; i < N; i++) ok = ok && ids[i] == want[i];
     CHECK_MSG(ok && tide__keyset_size(ks) == nref, "keyset after failure %ld: ids differ", fail);
     const void *cols[2] = {sv, iv};
@@ -644,7 +622,6 @@ static void test_oom(void) {
     free(f);
     tide__keyset_free(ks);
   }
-  tide_set_memory_hooks(NULL);
   free(ids);
   free(want);
   free(sv);

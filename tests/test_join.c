@@ -793,20 +793,6 @@ static void threads(void) {
 }
 
 /* Allocation failure injection: the k-th allocation fails. */
-static int g_fail_at = -1, g_nalloc = 0;
-static bool fail_now(void) {
-  int n = __atomic_fetch_add(&g_nalloc, 1, __ATOMIC_SEQ_CST);
-  return n == g_fail_at;
-}
-static void *f_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
-static void *f_calloc(size_t c, size_t n) { return fail_now() ? NULL : calloc(c, n); }
-static void *f_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
-static void *f_aligned(size_t a, size_t n) {
-  void *p = NULL;
-  if (fail_now()) return NULL;
-  return posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, n ? n : 1) ? NULL : p;
-}
-
 static void oom(void) {
   const char *syms[] = {"A", "B", "C", "A", NULL, "B"};
   int64_t ts[] = {1, 2, 3, 4, 5, 6};
@@ -818,15 +804,12 @@ static void oom(void) {
   tide_table_t *r = tu_table(4, 3, (const char *[]){"Sym", "RT", "V"},
                              (tide_type_t[]){TIDE_STRING, TIDE_TS, TIDE_STRING},
                              (const void *[]){rsyms, rts, rv});
-  tide_memory_hooks h = {f_malloc, f_calloc, f_realloc, free, f_aligned, free};
   for (int op = 0; op < 6; op++) {
     bool done = false;
     for (int k = 0; k < 200 && !done; k++) {
       tide_error err;
       tide_error_clear(&err);
-      g_nalloc = 0;
-      g_fail_at = k;
-      tide_set_memory_hooks(&h);
+      tu_oom_arm(k);
       tide_table_t *res;
       if (op == 5)
         res = tide_where_in(l, r, (const char *[]){"Sym"}, 1, &err);
@@ -834,8 +817,7 @@ static void oom(void) {
         res = run_op(op, l, r, (const char *[]){"Sym", op == OP_RAJ ? "T <= RT" : "T >= RT"},
                      op >= OP_AJ ? 2 : 1,
                      (const char *[]){"V"}, 1, &err);
-      tide_set_memory_hooks(NULL);
-      g_fail_at = -1;
+      tu_oom_disarm();
       if (res) {
         done = true;
         tide_table_free(res);

@@ -676,27 +676,9 @@ static void test_shift(tu_rng *g, int rounds) {
   printf("shift: %d valid, %d invalid\n", valid, invalid);
 }
 
-/* Allocation failures: the n-th allocation from now on fails. */
-static long g_fail_after = -1;
-static bool fail_now(void) {
-  if (g_fail_after < 0) return false;
-  if (g_fail_after == 0) return true;
-  g_fail_after--;
-  return false;
-}
-static void *f_malloc(size_t n) { return fail_now() ? NULL : malloc(n); }
-static void *f_calloc(size_t c, size_t n) { return fail_now() ? NULL : calloc(c, n); }
-static void *f_realloc(void *p, size_t n) { return fail_now() ? NULL : realloc(p, n); }
-static void *f_aligned(size_t a, size_t n) {
-  void *p = NULL;
-  if (fail_now() || posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, n ? n : 1)) return NULL;
-  return p;
-}
-
 /* Every mutation either succeeds with the right result or reports
  * TIDE_ERR_NOMEM and leaves the set as it was. */
 static void test_oom(tu_rng *g, int rounds) {
-  static const tide_memory_hooks hooks = {f_malloc, f_calloc, f_realloc, free, f_aligned, free};
   int failures_seen = 0;
   for (int round = 0; round < rounds; round++) {
     ref_t a = gen_ref(g), b = gen_ref(g);
@@ -718,8 +700,7 @@ static void test_oom(tu_rng *g, int rounds) {
     }
     for (long fail = 0; fail < 64; fail++) {
       tide_rowset_t *c = tide_rowset_copy(ra);
-      g_fail_after = fail;
-      tide_set_memory_hooks(&hooks);
+      tu_oom_arm_sticky(fail); /* this and every later allocation fail */
       tide_status st;
       switch (op) {
         case 0: st = tide_rowset_union_inplace(c, rb); break;
@@ -732,8 +713,7 @@ static void test_oom(tu_rng *g, int rounds) {
         default: st = tide_rowset_shift(c, &sh, 1); break;
       }
       tide_rowset_t *u = tide_rowset_union(ra, rb); /* constructors: NULL or right */
-      tide_set_memory_hooks(NULL);
-      g_fail_after = -1;
+      tu_oom_disarm();
       if (u) {
         tide_rowset_t *u2 = tide_rowset_union(ra, rb);
         CHECK(tide_rowset_equals(u, u2));

@@ -8,7 +8,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -670,25 +669,6 @@ static void test_threads(void) {
 /* Out-of-memory injection: fail the k-th allocation for every k until a
  * run completes; each run must fail cleanly (NULL, TIDE_ERR_NOMEM, no leak
  * or crash under ASan) or succeed with the right answer. */
-static _Atomic long oom_count, oom_target;
-static bool oom_hit;
-static bool oom_now(void) {
-  long c = atomic_fetch_add(&oom_count, 1) + 1;
-  if (c == atomic_load(&oom_target)) {
-    oom_hit = true;
-    return true;
-  }
-  return false;
-}
-static void *oom_malloc(size_t n) { return oom_now() ? NULL : malloc(n); }
-static void *oom_calloc(size_t c, size_t n) { return oom_now() ? NULL : calloc(c, n); }
-static void *oom_realloc(void *p, size_t n) { return oom_now() ? NULL : realloc(p, n); }
-static void *oom_aligned(size_t a, size_t n) {
-  void *p = NULL;
-  if (oom_now()) return NULL;
-  return posix_memalign(&p, a < sizeof(void *) ? sizeof(void *) : a, n ? n : 1) ? NULL : p;
-}
-
 static void test_oom(const data *d) {
   tide_error err;
   tide_set_threads(1, &err);
@@ -702,20 +682,17 @@ static void test_oom(const data *d) {
   tide_table_t *w0 = tide_where(t, "I > 0 || Sym == `AAPL` && i % 2 == 0", &err);
   tide_table_t *ref = w0 ? tide_update(w0, fs, 4, &err) : NULL;
   CHECK_OK_PTR(ref, err);
-  tide_memory_hooks h = {oom_malloc, oom_calloc, oom_realloc, free, oom_aligned, free};
   int runs = 0, fails = 0;
   for (long target = 1; target < 100000; target++) {
-    atomic_store(&oom_count, 0);
-    atomic_store(&oom_target, target);
-    oom_hit = false;
-    tide_set_memory_hooks(&h);
+    tu_oom_arm(target - 1); /* the target-th allocation fails */
     tide_error_clear(&err);
     tide_table_t *w = tide_where(t, "I > 0 || Sym == `AAPL` && i % 2 == 0", &err);
     tide_table_t *u = w ? tide_update(w, fs, 4, &err) : NULL;
     tide_table_t *v = u ? tide_update_view(u, fs, 2, &err) : NULL;
     tide_table_t *s = v ? tide_select(v, NULL, 0, &err) : NULL;
     tide_table_t *r = s ? tide_rename_columns(s, (const char *const[]){"Y=X"}, 1, &err) : NULL;
-    tide_set_memory_hooks(NULL);
+    tu_oom_disarm();
+    bool oom_hit = tu_oom_fired();
     runs++;
     if (!r) {
       fails++;

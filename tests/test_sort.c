@@ -647,61 +647,33 @@ static void test_merge_large(tu_rng *r) {
 
 /* ------------------------------------------------------ out of memory */
 
-/* Allocation hooks that fail once a countdown reaches zero (-1: never).
- * Used single-threaded only. */
-static long g_fail_after = -1;
-static bool oom_now(void) {
-  if (g_fail_after < 0) return false;
-  if (g_fail_after == 0) return true;
-  g_fail_after--;
-  return false;
-}
-static void *h_malloc(size_t s) { return oom_now() ? NULL : malloc(s ? s : 1); }
-static void *h_calloc(size_t a, size_t b) { return oom_now() ? NULL : calloc(a ? a : 1, b ? b : 1); }
-static void *h_realloc(void *p, size_t s) { return oom_now() ? NULL : realloc(p, s ? s : 1); }
-static void h_free(void *p) { free(p); }
-static void *h_aligned(size_t al, size_t s) {
-  void *p = NULL;
-  if (oom_now() || posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, s ? s : 1))
-    return NULL;
-  return p;
-}
-
 /* Run op with the k-th allocation failing, for k = 0, 1, ... until it
  * succeeds: every failure must be a clean TIDE_ERR_NOMEM (ASan checks for
  * leaks and bad frees). */
-typedef tide_table_t *(*op_fn)(void *ctx, tide_error *err);
-static void oom_sweep(const char *what, op_fn op, void *ctx, const tide_table_t *want) {
-  for (long k = 0; k < 100000; k++) {
-    tide_error err;
-    g_fail_after = k;
-    tide_table_t *out = op(ctx, &err);
-    g_fail_after = -1;
-    if (out) {
-      if (want) CHECK_TABLES(out, want, 0);
-      tide_table_free(out);
-      return;
-    }
-    CHECK_MSG(err.status == TIDE_ERR_NOMEM, "%s: allocation %ld failed: status %d: %s", what, k,
-              (int)err.status, err.msg);
-    if (err.status != TIDE_ERR_NOMEM) return;
+static void oom_sweep(const char *what, tu_oom_op op, void *ctx, const tide_table_t *want) {
+  tide_error err;
+  tide_table_t *out = tu_oom_sweep(what, 100000, op, ctx, &err);
+  if (out) {
+    if (want) CHECK_TABLES(out, want, 0);
+    tide_table_free(out);
+    return;
   }
-  CHECK_MSG(false, "%s never succeeded", what);
+  if (err.status == TIDE_ERR_NOMEM) CHECK_MSG(false, "%s never succeeded", what);
 }
 
 typedef struct oom_ctx {
   tide_table_t *t, *u;
 } oom_ctx;
-static tide_table_t *op_sort(void *c, tide_error *err) {
+static void *op_sort(void *c, tide_error *err) {
   const char *by[] = {"Sym", "D", "Str", "I"};
   bool desc[] = {false, true, false, true};
   return tide_sort_ex(((oom_ctx *)c)->t, by, desc, 4, err);
 }
-static tide_table_t *op_merge(void *c, tide_error *err) {
+static void *op_merge(void *c, tide_error *err) {
   tide_table_t *in[] = {((oom_ctx *)c)->t, ((oom_ctx *)c)->u};
   return tide_merge(in, 2, err);
 }
-static tide_table_t *op_head(void *c, tide_error *err) {
+static void *op_head(void *c, tide_error *err) {
   return tide_head(((oom_ctx *)c)->t, 10, err);
 }
 
@@ -728,8 +700,6 @@ static void test_oom(tu_rng *r) {
 }
 
 int main(void) {
-  tide_memory_hooks hooks = {h_malloc, h_calloc, h_realloc, h_free, h_aligned, h_free};
-  tide_set_memory_hooks(&hooks);
   g_seed = tu_seed(77);
   tu_rng r = {g_seed};
   test_sort_random(&r);

@@ -181,3 +181,64 @@ double tu_cell_f64(const tide_table_t *t, const char *col, uint64_t pos) {
   double d = as_double(tide_table_col_type(t, c), v, &null);
   return null ? NAN : d;
 }
+
+/* ------------------------------------------------------ out of memory */
+
+enum { OOM_OFF, OOM_ONCE, OOM_STICKY };
+static _Atomic int oom_mode = OOM_OFF;
+static _Atomic long oom_count = -1; /* allocations left before the refused one */
+static atomic_bool oom_fired_flag = false;
+
+static bool oom_refuse(void) {
+  int mode = atomic_load(&oom_mode);
+  if (mode == OOM_OFF) return false;
+  long v = atomic_fetch_sub(&oom_count, 1);
+  if (v > 0 || (mode == OOM_ONCE && v < 0)) return false;
+  atomic_store(&oom_fired_flag, true);
+  return true;
+}
+static void *oom_malloc(size_t s) { return oom_refuse() ? NULL : malloc(s ? s : 1); }
+static void *oom_calloc(size_t a, size_t b) {
+  return oom_refuse() ? NULL : calloc(a ? a : 1, b ? b : 1);
+}
+static void *oom_realloc(void *p, size_t s) { return oom_refuse() ? NULL : realloc(p, s ? s : 1); }
+static void *oom_aligned(size_t al, size_t s) {
+  void *p = NULL;
+  if (oom_refuse() || posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, s ? s : 1))
+    return NULL;
+  return p;
+}
+
+static void oom_install(long fail_after, int mode) {
+  static const tide_memory_hooks hooks = {oom_malloc, oom_calloc, oom_realloc,
+                                          free,       oom_aligned, free};
+  atomic_store(&oom_mode, OOM_OFF);
+  atomic_store(&oom_count, fail_after);
+  atomic_store(&oom_fired_flag, false);
+  if (fail_after >= 0) atomic_store(&oom_mode, mode);
+  tide_set_memory_hooks(&hooks);
+}
+
+void tu_oom_arm(long fail_after) { oom_install(fail_after, OOM_ONCE); }
+void tu_oom_arm_sticky(long fail_after) { oom_install(fail_after, OOM_STICKY); }
+
+void tu_oom_disarm(void) {
+  tide_set_memory_hooks(NULL);
+  atomic_store(&oom_mode, OOM_OFF);
+}
+
+bool tu_oom_fired(void) { return atomic_load(&oom_fired_flag); }
+
+void *tu_oom_sweep(const char *what, long max_k, tu_oom_op op, void *ctx, tide_error *err) {
+  for (long k = 0; k < max_k; k++) {
+    tide_error_clear(err);
+    tu_oom_arm_sticky(k);
+    void *out = op(ctx, err);
+    tu_oom_disarm();
+    if (out) return out;
+    CHECK_MSG(err->status == TIDE_ERR_NOMEM, "%s: allocation %ld failed: status %d: %s", what, k,
+              (int)err->status, err->msg);
+    if (err->status != TIDE_ERR_NOMEM) break;
+  }
+  return NULL;
+}

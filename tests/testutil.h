@@ -75,4 +75,25 @@ const char *tu_cell(const tide_table_t *t, const char *col, uint64_t pos);
 /* Numeric cell as double (integers converted; null -> NAN). */
 double tu_cell_f64(const tide_table_t *t, const char *col, uint64_t pos);
 
+/* Out-of-memory injection through tide_set_memory_hooks. tu_oom_arm
+ * installs hooks that let `fail_after` allocations succeed and refuse the
+ * next one (-1: never refuse); tu_oom_arm_sticky refuses that one and every
+ * later one too. Counting is atomic, so parallel regions may run armed;
+ * arm and disarm themselves only between tide calls. tu_oom_disarm restores
+ * the libc hooks (memory from either is interchangeable). tu_oom_fired says
+ * whether an allocation was refused since arming. */
+void tu_oom_arm(long fail_after);
+void tu_oom_arm_sticky(long fail_after);
+void tu_oom_disarm(void);
+bool tu_oom_fired(void);
+
+/* Sweep: for k = 0 .. max_k-1 run op(ctx, err) under tu_oom_arm_sticky(k)
+ * until it returns non-NULL. Each NULL on the way must carry
+ * TIDE_ERR_NOMEM (a CHECK naming `what` and k; another status ends the
+ * sweep). Returns op's first non-NULL result, which the caller checks and
+ * frees; NULL if the sweep ended without one (err then holds the last
+ * error: TIDE_ERR_NOMEM means max_k ran out). */
+typedef void *(*tu_oom_op)(void *ctx, tide_error *err);
+void *tu_oom_sweep(const char *what, long max_k, tu_oom_op op, void *ctx, tide_error *err);
+
 #endif /* TIDE_TESTUTIL_H */
