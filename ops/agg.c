@@ -42,9 +42,9 @@
 #include <stdlib.h>
 
 #include "kernels/agg.h"
+#include "sched/graph_int.h"
 #include "kernels/radix.h"
-
-#define AGG_NAME_MAX 256
+#include "ops/agg_int.h"
 
 static const char *const AGG_KIND_NAMES[] = {
 #define AGG_X_NAME(E, name) name,
@@ -55,16 +55,6 @@ static const char *const AGG_KIND_NAMES[] = {
 static const char *agg_kind_name(tide_agg_kind_t k) {
   return (unsigned)k < TIDE_AGG_KIND_COUNT ? AGG_KIND_NAMES[k] : "?";
 }
-
-/* One output column of an aggregation. */
-typedef struct agg_item_t {
-  tide_agg_kind_t kind;
-  int in;      /* input column (-1 for COUNT) */
-  int weight;  /* weight column for WAVG/WSUM, else -1 */
-  double pct;
-  bool count_nulls;
-  char out[AGG_NAME_MAX];
-} agg_item_t;
 
 /* Whether kind accepts an input column of type. */
 static bool agg_type_ok(tide_agg_kind_t kind, tide_type_t type) {
@@ -936,6 +926,13 @@ static tide_table_t *agg_run(tide_table_t *t, const agg_item_t *items, size_t ni
     }
   }
 
+  if (t->node) {
+    /* Snapshot and registration under the read lock (no cycle between). */
+    tide_graph_t *g = tide__graph_snapshot_lock(t);
+    res = tide__agg_incr_create(t, items, nitems, byidx, nby, names, op, err);
+    tide__graph_snapshot_unlock(g);
+    goto done;
+  }
   c.op = op;
   c.t = t;
   c.rs = t->rowset;
@@ -1026,10 +1023,6 @@ static int agg_input(tide_table_t *t, tide_agg_kind_t kind, const char *name, co
 
 tide_table_t *tide_agg_by(tide_table_t *t, const tide_agg_spec_t *aggs, size_t naggs,
                           const char *const *by, size_t nby, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "agg_by: ticking inputs are not supported yet");
-    return NULL;
-  }
   const char *op = "agg_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
@@ -1119,10 +1112,6 @@ fail:
 
 tide_table_t *tide_agg_all_by(tide_table_t *t, tide_agg_kind_t kind, const char *const *by,
                               size_t nby, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "agg_all_by: ticking inputs are not supported yet");
-    return NULL;
-  }
   const char *op = "agg_all_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
@@ -1185,10 +1174,6 @@ done:
 
 tide_table_t *tide_count_by(tide_table_t *t, const char *count_col, const char *const *by,
                             size_t nby, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "count_by: ticking inputs are not supported yet");
-    return NULL;
-  }
   const char *op = "count_by";
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);

@@ -125,7 +125,14 @@ typedef struct tide_agg_spec_t {
 
 /* Group by the by columns (none: one row over the whole table) and apply
  * the aggregations. Output: the key columns then the aggregation outputs,
- * one row per group in order of first appearance of the key. */
+ * one row per group in order of first appearance of the key.
+ * Refreshing inputs (ops/agg_incr.c) give a refreshing standard table
+ * whose row key is the group's id: a group keeps the slot of its first
+ * appearance ever (Deephaven), disappears while it has no rows and comes
+ * back in the same slot, so its order can differ from a static agg_by over
+ * the current rows (compare by key). Over a blink input the result
+ * aggregates every row ever seen. Order statistics (median, pct,
+ * count_distinct) are refused on blink inputs (TIDE_ERR_UNSUPPORTED). */
 tide_table_t *tide_agg_by(tide_table_t *t, const tide_agg_spec_t *aggs, size_t naggs,
                           const char *const *by, size_t nby, tide_error *err);
 /* Shorthands: apply one kind to every non-key column (sum_by, avg_by,
