@@ -262,20 +262,6 @@ static tide_status nomem(const char *op, tide_error *err) {
 
 static size_t nwords_for(size_t ncols) { return (ncols + 63) / 64; }
 
-/* Building a ticking result reads the parent's current state and then
- * registers the result's node: both under the parent graph's read lock
- * (unless on its writer inside a cycle), so no cycle runs in between when
- * the graph cycles on its background thread. Returns the graph to unlock. */
-static tide_graph_t *snap_lock(const tide_table_t *t) {
-  tide_graph_t *g = t ? tide_table_graph(t) : NULL;
-  if (!g || tide__graph_in_cycle(g)) return NULL;
-  tide_graph_read_lock(g);
-  return g;
-}
-static void snap_unlock(tide_graph_t *g) {
-  if (g) tide_graph_read_unlock(g);
-}
-
 /* Whether u modified rows in any column of the parent-column bitset deps. */
 static bool deps_hit(const uint64_t *deps, size_t nwords, const tide_update_t *u) {
   if (!u->modified_cols || rs_empty(u->modified)) return false;
@@ -530,9 +516,9 @@ static tide_table_t *where_attach(tide_table_t *t, tide_table_t *r, tide_expr_t 
 static tide_table_t *where_build(tide_table_t *t, const char *filter, tide_error *err);
 
 tide_table_t *tide_where(tide_table_t *t, const char *filter, tide_error *err) {
-  tide_graph_t *g = snap_lock(t);
+  tide_graph_t *g = tide__graph_snapshot_lock(t);
   tide_table_t *r = where_build(t, filter, err);
-  snap_unlock(g);
+  tide__graph_snapshot_unlock(g);
   return r;
 }
 
@@ -1135,9 +1121,9 @@ static tide_table_t *formulas(tide_table_t *t, const char *const *fs, size_t nf,
     return NULL;
   }
   if (t->node) {
-    tide_graph_t *g = snap_lock(t);
+    tide_graph_t *g = tide__graph_snapshot_lock(t);
     tide_table_t *r = formulas_ticking(t, fs, nf, mode, err);
-    snap_unlock(g);
+    tide__graph_snapshot_unlock(g);
     return r;
   }
   bool materialize_mode = mode == MODE_SELECT || mode == MODE_UPDATE;
@@ -1236,9 +1222,9 @@ static tide_table_t *drop_columns_build(tide_table_t *t, const char *const *name
 
 tide_table_t *tide_drop_columns(tide_table_t *t, const char *const *names, size_t n,
                                 tide_error *err) {
-  tide_graph_t *g = snap_lock(t);
+  tide_graph_t *g = tide__graph_snapshot_lock(t);
   tide_table_t *r = drop_columns_build(t, names, n, err);
-  snap_unlock(g);
+  tide__graph_snapshot_unlock(g);
   return r;
 }
 
@@ -1295,9 +1281,9 @@ static tide_table_t *rename_columns_build(tide_table_t *t, const char *const *pa
 
 tide_table_t *tide_rename_columns(tide_table_t *t, const char *const *pairs, size_t n,
                                   tide_error *err) {
-  tide_graph_t *g = snap_lock(t);
+  tide_graph_t *g = tide__graph_snapshot_lock(t);
   tide_table_t *r = rename_columns_build(t, pairs, n, err);
-  snap_unlock(g);
+  tide__graph_snapshot_unlock(g);
   return r;
 }
 

@@ -303,6 +303,17 @@ oom:
   return NULL;
 }
 
+tide_graph_t *tide__graph_snapshot_lock(const tide_table_t *t) {
+  tide_graph_t *g = t ? tide_table_graph(t) : NULL;
+  if (!g || tide__graph_in_cycle(g)) return NULL;
+  tide_graph_read_lock(g);
+  return g;
+}
+
+void tide__graph_snapshot_unlock(tide_graph_t *g) {
+  if (g) tide_graph_read_unlock(g);
+}
+
 tide_graph_t *tide_table_graph(const tide_table_t *t) {
   return t->node ? ((const tide_gnode_t *)t->node)->graph : NULL;
 }

@@ -58,11 +58,19 @@ struct tide_gnode_s {
  * so it may be called while holding the read lock); callers that build
  * the node's initial state from a snapshot of the parents must hold the
  * read lock around snapshot + create, so that no cycle runs in between
- * (see snap_lock in ops/select.c). NULL with err on failure (state is then
+ * (tide__graph_snapshot_lock). NULL with err on failure (state is then
  * not touched). */
 tide_gnode_t *tide__gnode_create(tide_graph_t *g, tide_table_t *table, tide_table_kind_t kind,
                                  const tide_gnode_vt *vt, tide_table_t *const *parents,
                                  size_t nparents, void *state, tide_error *err);
+
+/* Building a ticking result reads the parents' current state and then
+ * registers the result's node: both must happen under the graph's read
+ * lock (unless on its writer inside a cycle), so that no cycle runs in
+ * between when the graph cycles on its background thread. Returns the
+ * graph to pass to tide__graph_snapshot_unlock (NULL: nothing locked). */
+tide_graph_t *tide__graph_snapshot_lock(const tide_table_t *t);
+void tide__graph_snapshot_unlock(tide_graph_t *g);
 
 /* Parent i's update in the current step, or NULL if it did not publish. */
 const tide_update_t *tide__gnode_parent_update(const tide_gnode_t *n, size_t i);
