@@ -646,6 +646,29 @@ static tide_sv *b_replay(tide_script_call *c) {
   return ret_table(c, tide_replay(g, t, (uint64_t)per, blink, &err), &err);
 }
 
+/* blink_to_append_only(table) (deephaven.stream.blink_to_append_only). */
+static tide_sv *b_blink_to_append_only(tide_script_call *c) {
+  tide_table_t *t = get_table(c, 0);
+  if (!t) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_blink_to_append_only(t, &err), &err);
+}
+
+/* t.snapshot(): a static copy of the current rows. */
+static tide_sv *m_snapshot(tide_script_call *c) {
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_snapshot(self_table(c), &err), &err);
+}
+
+/* t.remove_blink(): a blink table as a standard table. */
+static tide_sv *m_remove_blink(tide_script_call *c) {
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_remove_blink(self_table(c), &err), &err);
+}
+
 /* input_table(col_defs=None, init_table=None, key_cols=None): col_defs is
  * a dict of column types ({"Sym": dtypes.string, "Px": "double"}) or a
  * table whose schema and rows start the input table (as init_table). */
@@ -1180,6 +1203,7 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "replay", .module = G, .params = P("table", "rows_per_cycle", "blink"), .nreq = 2, .fn = b_replay},
     {.name = "input_table", .module = G, .params = P("col_defs", "init_table", "key_cols"), .fn = b_input_table},
     {.name = "run_cycles", .module = G, .params = P("n"), .fn = b_run_cycles},
+    {.name = "blink_to_append_only", .module = G, .params = P("table"), .nreq = 1, .fn = b_blink_to_append_only},
     {.name = "string_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_STRING},
 
     /* table attributes (tag 1: also readable without a call) */
@@ -1190,6 +1214,8 @@ const tide_script_builtin tide__script_builtins[] = {
     /* table methods */
     {.name = "add", .module = T, .params = P("table"), .nreq = 1, .fn = m_input_change, .tag = 0},
     {.name = "delete", .module = T, .params = P("table"), .nreq = 1, .fn = m_input_change, .tag = 1},
+    {.name = "snapshot", .module = T, .params = {NULL}, .fn = m_snapshot},
+    {.name = "remove_blink", .module = T, .params = {NULL}, .fn = m_remove_blink},
     {.name = "where", .module = T, .params = P("filters"), .nreq = 1, .fn = m_where},
     {.name = "where_in", .module = T, .params = P("filter_table", "cols"), .nreq = 2, .fn = m_where_in, .tag = 0},
     {.name = "where_not_in", .module = T, .params = P("filter_table", "cols"), .nreq = 2, .fn = m_where_in, .tag = 1},

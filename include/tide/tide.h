@@ -19,5 +19,6 @@
 #include "tide/engine.h"
 #include "tide/graph.h"
 #include "tide/ticking.h"
+#include "tide/tabletypes.h"
 
 #endif /* TIDE_TIDE_H */
