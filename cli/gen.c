@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/script.h"
+#include "io/io_int.h"
 
 typedef struct rng {
   uint64_t s[4];
@@ -189,27 +190,10 @@ oom:
   return tide_error_set(err, TIDE_ERR_NOMEM, "gen-groupby: out of memory");
 }
 
+static tide_status gen_to(FILE *f, void *ctx, tide_error *err) {
+  return tide_gen_groupby_stream(ctx, f, err);
+}
+
 tide_status tide_gen_groupby(const tide_gen_groupby_opts *o, const char *path, tide_error *err) {
-  size_t l = strlen(path);
-  char *tmp = tide_malloc(l + 32);
-  if (!tmp) return tide_error_set(err, TIDE_ERR_NOMEM, "gen-groupby: out of memory");
-  snprintf(tmp, l + 32, "%s.tmp%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    tide_status st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: cannot create '%s': %s", path,
-                                    strerror(errno));
-    tide_free(tmp);
-    return st;
-  }
-  setvbuf(f, NULL, _IOFBF, 1u << 20);
-  tide_status st = tide_gen_groupby_stream(o, f, err);
-  if (fclose(f) != 0 && st == TIDE_OK)
-    st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: write to '%s' failed: %s", path,
-                        strerror(errno));
-  if (st == TIDE_OK && rename(tmp, path) != 0)
-    st = tide_error_set(err, TIDE_ERR_IO, "gen-groupby: cannot rename onto '%s': %s", path,
-                        strerror(errno));
-  if (st != TIDE_OK) remove(tmp);
-  tide_free(tmp);
-  return st;
+  return tide__file_write_atomic(path, "gen-groupby", gen_to, (void *)o, err);
 }

@@ -112,6 +112,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "io/io_int.h"
 #include "core/core_int.h"
 
 /* ================================================================ helpers */
@@ -2173,32 +2174,11 @@ done:
   return st;
 }
 
+static tide_status write_csv_to(FILE *f, void *ctx, tide_error *err) {
+  return tide_write_csv_stream(ctx, f, err);
+}
+
 tide_status tide_write_csv(const tide_table_t *t, const char *path, tide_error *err) {
   if (!t || !path) return tide_error_set(err, TIDE_ERR_INVALID, "write_csv: NULL table or path");
-  size_t plen = strlen(path);
-  char *tmp = tide_malloc(plen + 32);
-  if (!tmp) return tide_error_set(err, TIDE_ERR_NOMEM, "write_csv: out of memory");
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    tide_status st =
-        tide_error_set(err, TIDE_ERR_IO, "write_csv: cannot create '%s': %s", tmp, strerror(errno));
-    tide_free(tmp);
-    return st;
-  }
-  tide_status st = tide_write_csv_stream(t, f, err);
-  if (st == TIDE_OK && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS)
-    st = tide_error_set(err, TIDE_ERR_IO, "write_csv: cannot sync '%s': %s", tmp, strerror(errno));
-  if (fclose(f) != 0 && st == TIDE_OK)
-    st = tide_error_set(err, TIDE_ERR_IO, "write_csv: cannot close '%s': %s", tmp, strerror(errno));
-  if (st == TIDE_OK && rename(tmp, path) != 0)
-    st = tide_error_set(err, TIDE_ERR_IO, "write_csv: cannot rename '%s' to '%s': %s", tmp, path,
-                        strerror(errno));
-  if (st != TIDE_OK) {
-    unlink(tmp);
-    if (st == TIDE_ERR_IO && err && strstr(err->msg, path) == NULL)
-      tide_error_prefix(err, "%s", path);
-  }
-  tide_free(tmp);
-  return st;
+  return tide__file_write_atomic(path, "write_csv", write_csv_to, (void *)t, err);
 }
