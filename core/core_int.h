@@ -177,6 +177,19 @@ void tide__redir_release(tide_redir_t *r);
 tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t *redir,
                                               tide_error *err);
 
+/* Ticking redirection (incremental sort, joins): outer key -> inner key
+ * held in `map`, a paged TIDE_I64 source with previous-value tracking
+ * (tide__source_track_prev) that the owning operation writes with
+ * tide__source_paged_set / tide__source_paged_shift during cycles, and
+ * that every column of the result shares. An entry >= TIDE_TREDIR_NONE
+ * (TIDE_NULL_KEY, or the int64 null of a never-written entry) means "no
+ * row": the column reads null there. fill_prev reads the map's previous
+ * entries and the inner source's previous values. inner and map are
+ * retained. NULL with err on OOM or if map is not int64. */
+#define TIDE_TREDIR_NONE (UINT64_C(1) << 63)
+tide_source_t *tide__source_tredir_create(tide_source_t *inner, tide_source_t *map,
+                                          tide_error *err);
+
 /* ----------------------------------------------------------- tables */
 
 /* The header every update-graph node (sched/) starts with, so core can

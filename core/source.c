@@ -1146,3 +1146,79 @@ tide_source_t *tide__source_redirected_create(tide_source_t *inner, tide_redir_t
   r->base.symtab = tide_symtab_retain(inner->symtab);
   return &r->base;
 }
+
+/* ------------------------------------------- ticking redirected source */
+
+/* Outer key -> inner key through a paged int64 source (`map`) that the
+ * owning operation writes during cycles. Previous values read the map's
+ * previous entries and the inner source's previous values, so a row whose
+ * redirection changed in this cycle reports what it showed before. */
+typedef struct tredir_source_t {
+  tide_source_t base;
+  tide_source_t *inner;
+  tide_source_t *map;
+} tredir_source_t;
+
+static void tredir_fill_impl(const tide_source_t *src, const tide_rowseq_t *seq, void *dst,
+                             bool prev) {
+  const tredir_source_t *r = (const tredir_source_t *)src;
+  void (*inner_fill)(const tide_source_t *, const tide_rowseq_t *, void *) =
+      prev && r->inner->vt->fill_prev ? r->inner->vt->fill_prev : r->inner->vt->fill;
+  void (*map_fill)(const tide_source_t *, const tide_rowseq_t *, void *) =
+      prev && r->map->vt->fill_prev ? r->map->vt->fill_prev : r->map->vt->fill;
+  uint64_t keys[TIDE_CHUNK_SIZE];
+  uint32_t pos[TIDE_CHUNK_SIZE];
+  uint32_t n = seq->n, m = 0;
+  map_fill(r->map, seq, keys);
+  /* Compact away the keys that map to no row (never-written entries read
+   * as the int64 null, explicit ones as TIDE_NULL_KEY: both >= 2^63). */
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t k = keys[i];
+    keys[m] = k;
+    pos[m] = i;
+    m += k < TIDE_TREDIR_NONE;
+  }
+  tide_rowseq_t inner = {0, keys, 0, m};
+  if (m == n) {
+    if (m) inner_fill(r->inner, &inner, dst);
+    return;
+  }
+  size_t w = tide_type_width(src->type);
+  unsigned char tmp[TIDE_CHUNK_SIZE * 8];
+  if (m) inner_fill(r->inner, &inner, tmp);
+  fill_nulls(src->type, dst, n);
+  scatter(w, tmp, pos, m, dst);
+}
+
+static void tredir_fill(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  tredir_fill_impl(src, seq, dst, false);
+}
+static void tredir_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
+  tredir_fill_impl(src, seq, dst, true);
+}
+static void tredir_destroy(tide_source_t *src) {
+  tredir_source_t *r = (tredir_source_t *)src;
+  tide_source_release(r->inner);
+  tide_source_release(r->map);
+}
+
+static const tide_source_vt tredir_vt = {"ticking redirected", tredir_fill, NULL, tredir_destroy,
+                                         tredir_fill_prev};
+
+tide_source_t *tide__source_tredir_create(tide_source_t *inner, tide_source_t *map,
+                                          tide_error *err) {
+  if (map->type != TIDE_I64) {
+    tide_error_set(err, TIDE_ERR_INVALID, "redirection map must be int64");
+    return NULL;
+  }
+  tredir_source_t *r = tide_malloc(sizeof *r);
+  if (!r) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "out of memory creating a redirected column");
+    return NULL;
+  }
+  tide__source_init(&r->base, &tredir_vt, inner->type);
+  r->inner = tide_source_retain(inner);
+  r->map = tide_source_retain(map);
+  r->base.symtab = tide_symtab_retain(inner->symtab);
+  return &r->base;
+}

@@ -605,6 +605,57 @@ static void bench(void) {
   tide_source_release(b);
 }
 
+/* Ticking redirection: random remaps of outer keys in each step; fill
+ * reads inner at the current map, fill_prev reads inner's previous values
+ * at the map as it was at the start of the step; unmapped keys are null. */
+static void test_tredir(uint64_t seed) {
+  tu_rng r = {seed};
+  enum { NI = 300, NO = 200 };
+  tide_error err;
+  tide_source_t *inner = tide__source_paged_create(TIDE_I64, NULL, &err);
+  tide_source_t *map = tide__source_paged_create(TIDE_I64, NULL, &err);
+  CHECK(inner && map);
+  CHECK(tide__source_track_prev(inner, &g_step) == TIDE_OK);
+  CHECK(tide__source_track_prev(map, &g_step) == TIDE_OK);
+  tide_source_t *t = tide__source_tredir_create(inner, map, &err);
+  CHECK(t != NULL);
+  int64_t iv[NI], ivs[NI];          /* inner now, at step start */
+  uint64_t mv[NO], mvs[NO];         /* map now, at step start (NONE: unmapped) */
+  for (int i = 0; i < NI; i++) iv[i] = ivs[i] = TIDE_NULL_I64;
+  for (int o = 0; o < NO; o++) mv[o] = mvs[o] = TIDE_NULL_KEY;
+  for (int step = 0; step < 40; step++) {
+    atomic_fetch_add(&g_step, 1);
+    memcpy(ivs, iv, sizeof iv);
+    memcpy(mvs, mv, sizeof mv);
+    for (int w = 0; w < 60; w++) {
+      uint64_t k = tu_next(&r) % NI;
+      int64_t v = (int64_t)(tu_next(&r) % 1000);
+      CHECK(tide__source_paged_set(inner, &k, 1, &v) == TIDE_OK);
+      iv[k] = v;
+      uint64_t o = tu_next(&r) % NO;
+      uint64_t m = tu_next(&r) % 5 == 0 ? TIDE_NULL_KEY : tu_next(&r) % NI;
+      CHECK(tide__source_paged_set(map, &o, 1, &m) == TIDE_OK);
+      mv[o] = m;
+    }
+    uint64_t keys[NO];
+    int64_t cur[NO], prev[NO];
+    for (int o = 0; o < NO; o++) keys[o] = (uint64_t)(NO - 1 - o); /* descending */
+    tide_rowseq_t seq = {0, keys, 0, NO};
+    tide_source_fill(t, &seq, cur);
+    tide_source_fill_prev(t, &seq, prev);
+    for (int j = 0; j < NO; j++) {
+      uint64_t o = keys[j];
+      int64_t ec = mv[o] == TIDE_NULL_KEY ? TIDE_NULL_I64 : iv[mv[o]];
+      int64_t ep = mvs[o] == TIDE_NULL_KEY ? TIDE_NULL_I64 : ivs[mvs[o]];
+      CHECK_MSG(cur[j] == ec, "tredir fill key %llu step %d", (unsigned long long)o, step);
+      CHECK_MSG(prev[j] == ep, "tredir fill_prev key %llu step %d", (unsigned long long)o, step);
+    }
+  }
+  tide_source_release(t);
+  tide_source_release(inner);
+  tide_source_release(map);
+}
+
 int main(void) {
   for (int i = 0; i < NSTR; i++) snprintf(g_strs[i], sizeof g_strs[i], "s%d", i);
   uint64_t seed = tu_seed(20261121);
@@ -613,6 +664,7 @@ int main(void) {
                                TIDE_SYMBOL};
   for (size_t t = 0; t < sizeof types / sizeof *types; t++) test_random(types[t], seed + t);
   test_views(seed + 100);
+  test_tredir(seed + 200);
   if (getenv("TIDE_PREV_BENCH")) bench();
   return tu_finish("prev");
 }
