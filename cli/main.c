@@ -31,6 +31,7 @@ typedef struct command {
 
 static int cmd_run(int argc, char **argv);
 static int cmd_gen_groupby(int argc, char **argv);
+static int cmd_topology(int argc, char **argv);
 
 static const command commands[] = {
     {"run", cmd_run, "run a tide script",
@@ -72,6 +73,19 @@ static const command commands[] = {
      "  --nas PCT    percent of nulls (default 0)\n"
      "  --seed S     random seed (default 108)\n"
      "  --out FILE   output CSV path ('-' for stdout)\n"},
+    {"topology", cmd_topology, "print the machine (hwloc) and the worker plan",
+     "usage: tide topology [--threads N]\n"
+     "\n"
+     "Print the packages, NUMA nodes, cores and PUs this process may use (its inherited\n"
+     "affinity mask), the node distances, and the plan: worker -> PU, core, node.\n"
+     "\n"
+     "options:\n"
+     "  --threads N  plan for N workers (default: TIDE_THREADS or the usable CPUs)\n"
+     "\n"
+     "environment:\n"
+     "  TIDE_TOPOLOGY=\"pack:2 numa:1 core:1 pu:1\"  an hwloc synthetic machine instead\n"
+     "                of this one (with HWLOC_THISSYSTEM=1 workers really bind to it)\n"
+     "  TIDE_NUMA=auto|off  pin workers to the plan (auto, the default) or not\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -363,4 +377,42 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
   if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s'", cmd);
   return usage_error(NULL, "unknown command '%s'", cmd);
+}
+
+static int cmd_topology(int argc, char **argv) {
+  int threads = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool missing = false;
+    const char *v;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(commands[2].usage, stdout);
+      return 0;
+    } else if ((v = opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
+      uint64_t n;
+      if (missing || !parse_u64(v, &n) || n > 1024)
+        return usage_error("topology", "--threads wants a number from 0 to 1024, not '%s'",
+                           missing ? "" : v);
+      threads = (int)n;
+    } else {
+      return usage_error("topology", "unknown argument '%s'", a);
+    }
+  }
+  tide_error err;
+  if (threads && tide_set_threads(threads, &err) != TIDE_OK) {
+    fprintf(stderr, "tide topology: %s\n", err.msg);
+    return 1;
+  }
+  tide_topology_t *t = tide_topology_load(&err);
+  if (!t) {
+    fprintf(stderr, "tide topology: %s\n", err.msg);
+    return 1;
+  }
+  tide_status st = tide_topology_print(t, tide_get_threads(), stdout, &err);
+  tide_topology_free(t);
+  if (st != TIDE_OK) {
+    fprintf(stderr, "tide topology: %s\n", err.msg);
+    return 1;
+  }
+  return 0;
 }

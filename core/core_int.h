@@ -238,8 +238,11 @@ tide_table_t *tide__table_from_sources(uint64_t n, size_t ncols, const char *con
 /* Morsel of a parallel scan: positions [pos, pos + count) of a RowSet. */
 #define TIDE_MORSEL_ROWS (1u << 17)
 
+/* Pin the worker team to the NUMA plan on first use (numa/pool.c). */
+void tide__pool_prepare(void);
 /* Number of worker threads for a parallel region over `rows` rows (never
- * more than one per morsel; 1 for small inputs). */
+ * more than one per morsel; 1 for small inputs). Pins the team first
+ * (tide__pool_prepare). */
 int tide__threads_for(uint64_t rows);
 
 #endif /* TIDE_CORE_INT_H */

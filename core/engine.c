@@ -48,6 +48,7 @@ int tide_get_threads(void) {
 
 int tide__threads_for(uint64_t rows) {
   int n = tide_get_threads();
+  tide__pool_prepare();
   uint64_t morsels = (rows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   if (morsels < (uint64_t)n) n = morsels ? (int)morsels : 1;
   return n;

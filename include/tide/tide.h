@@ -20,5 +20,6 @@
 #include "tide/graph.h"
 #include "tide/ticking.h"
 #include "tide/tabletypes.h"
+#include "tide/numa.h"
 
 #endif /* TIDE_TIDE_H */

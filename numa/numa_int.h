@@ -1,0 +1,16 @@
+/*
+ * Private interface of numa/.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TIDE_NUMA_INT_H
+#define TIDE_NUMA_INT_H
+
+#include <hwloc.h>
+
+#include "tide/numa.h"
+
+/* The hwloc topology behind t (owned by t). */
+hwloc_topology_t tide__topology_hwloc(const tide_topology_t *t);
+
+#endif /* TIDE_NUMA_INT_H */
