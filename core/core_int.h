@@ -240,6 +240,12 @@ tide_table_t *tide__table_from_sources(uint64_t n, size_t ncols, const char *con
 
 /* Pin the worker team to the NUMA plan on first use (numa/pool.c). */
 void tide__pool_prepare(void);
+/* NUMA placement of a column buffer of n values of `width` bytes that the
+ * team scans in static morsel blocks (tide__threads_for(n) threads,
+ * schedule(static) over TIDE_MORSEL_ROWS blocks): each worker's pages are
+ * preferred on (and moved to) its node. Does nothing unless the team is
+ * pinned to a plan spanning several nodes. Returns the ranges placed. */
+int tide__numa_place(void *p, uint64_t n, size_t width);
 /* Number of worker threads for a parallel region over `rows` rows (never
  * more than one per morsel; 1 for small inputs). Pins the team first
  * (tide__pool_prepare). */

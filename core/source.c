@@ -214,6 +214,7 @@ tide_source_t *tide_source_flat_create(tide_type_t type, uint64_t n, tide_error 
     tide_free(f);
     goto oom;
   }
+  if (n >= ((uint64_t)1 << 20)) tide__numa_place(f->data, n, tide_type_width(type));
   fill_nulls(type, f->data, n);
   if (type == TIDE_SYMBOL) {
     f->base.symtab = tide_symtab_create();

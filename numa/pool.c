@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <hwloc.h>
+#include <numaif.h>
 #include <omp.h>
 
 #include "core/core_int.h"
@@ -31,6 +32,10 @@ static _Atomic int numa_mode = -1;  /* -1: not resolved from TIDE_NUMA yet */
 static _Atomic int pinned_for = 0;  /* team size the pins were made for */
 static _Atomic int pin_tried_for = 0;
 static _Atomic bool warned_over = false;
+/* The plan the team is pinned to: OS NUMA node of each worker (pinned_for
+ * entries), and whether it spans more than one node. */
+static int *pinned_node_os = NULL;
+static _Atomic bool pinned_multi = false;
 
 static tide_numa_mode_t mode_from_env(void) {
   const char *e = getenv("TIDE_NUMA");
@@ -57,6 +62,7 @@ tide_status tide_set_numa(tide_numa_mode_t mode, tide_error *err) {
       hwloc_topology_destroy(topo);
     }
     pinned_for = 0;
+    pinned_multi = false;
   }
   pthread_mutex_unlock(&pool_mu);
   return TIDE_OK;
@@ -129,7 +135,20 @@ static void pin_team(int n) {
     }
     hwloc_bitmap_free(set);
   }
-  if (ok) pinned_for = n;
+  if (ok) {
+    int *nodes = tide_malloc((size_t)n * sizeof *nodes);
+    if (nodes) {
+      bool multi = false;
+      for (int w = 0; w < n; w++) {
+        nodes[w] = tide__topology_node_os(t, pl[w].node);
+        multi |= nodes[w] != nodes[0];
+      }
+      tide_free(pinned_node_os);
+      pinned_node_os = nodes;
+      pinned_multi = multi;
+    }
+    pinned_for = n;
+  }
   tide_free(pl);
   tide_topology_free(t);
 }
@@ -145,4 +164,37 @@ void tide__pool_prepare(void) {
     pin_team(n);
   }
   pthread_mutex_unlock(&pool_mu);
+}
+
+/* Worker t's first block under OpenMP's static schedule of `blocks`
+ * iterations over `team` threads (libgomp: the first blocks % team
+ * threads get one more). */
+static uint64_t static_first(uint64_t blocks, int team, int t) {
+  uint64_t q = blocks / (uint64_t)team, r = blocks % (uint64_t)team;
+  return (uint64_t)t * q + ((uint64_t)t < r ? (uint64_t)t : r);
+}
+
+int tide__numa_place(void *p, uint64_t n, size_t width) {
+  if (!pinned_multi || !p || n == 0) return 0;
+  int team = tide__threads_for(n);
+  if (team > pinned_for || !pinned_node_os) return 0;
+  long page = 4096;
+  uint64_t blocks = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
+  int placed = 0;
+  for (int t = 0; t < team; t++) {
+    uint64_t b0 = static_first(blocks, team, t), b1 = static_first(blocks, team, t + 1);
+    if (b1 <= b0) continue;
+    uintptr_t lo = (uintptr_t)p + b0 * TIDE_MORSEL_ROWS * width;
+    uintptr_t hi = (uintptr_t)p + TIDE_MIN(b1 * TIDE_MORSEL_ROWS, n) * width;
+    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1); /* whole pages inside */
+    hi &= ~((uintptr_t)page - 1);
+    if (hi <= lo) continue;
+    int node = pinned_node_os[t];
+    if (node < 0 || node >= 1024) continue;
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+    mask[(unsigned)node / (8 * sizeof(unsigned long))] |= 1UL << ((unsigned)node % (8 * sizeof(unsigned long)));
+    /* Preferred, not bound: a full node spills over instead of failing. */
+    if (mbind((void *)lo, hi - lo, MPOL_PREFERRED, mask, 1024, MPOL_MF_MOVE) == 0) placed++;
+  }
+  return placed;
 }

@@ -298,3 +298,7 @@ tide_status tide_topology_print(const tide_topology_t *t, int n, FILE *out, tide
 }
 
 hwloc_topology_t tide__topology_hwloc(const tide_topology_t *t) { return t->topo; }
+
+int tide__topology_node_os(const tide_topology_t *t, int node) {
+  return node >= 0 && node < t->nnodes ? t->node_os[node] : -1;
+}
