@@ -246,6 +246,32 @@ void tide__pool_prepare(void);
  * preferred on (and moved to) its node. Does nothing unless the team is
  * pinned to a plan spanning several nodes. Returns the ranges placed. */
 int tide__numa_place(void *p, uint64_t n, size_t width);
+/* NUMA-aware morsel scheduling (numa/morsel.c): worker t first takes the
+ * morsels of its static block (placed on its node by tide__numa_place),
+ * then its node's other blocks, then steals from other nodes.
+ *   tide_morsels_t ms;  tide__morsels_init(&ms, nmorsels, team, err);
+ *   #pragma omp parallel num_threads(team)
+ *   for (uint64_t m; tide__morsels_next(&ms, omp_get_thread_num(), &m);) ...
+ *   tide__morsels_free(&ms);
+ * Every morsel is handed out exactly once; results must not depend on
+ * which worker ran it. */
+typedef struct tide_morsel_block_t {
+  _Alignas(64) _Atomic uint64_t next;
+  uint64_t end;
+} tide_morsel_block_t;
+typedef struct tide_morsels_t {
+  uint64_t n;
+  int team;
+  tide_morsel_block_t *blocks; /* one per worker */
+  int *order;                  /* team x team visit order */
+} tide_morsels_t;
+tide_status tide__morsels_init(tide_morsels_t *m, uint64_t nmorsels, int team, tide_error *err);
+bool tide__morsels_next(tide_morsels_t *m, int worker, uint64_t *morsel);
+void tide__morsels_free(tide_morsels_t *m);
+/* The OS NUMA node of each of the first n workers of the pinned team
+ * (-1 for all when the team is not pinned). */
+void tide__pool_worker_nodes(int *nodes, int n);
+
 /* Number of worker threads for a parallel region over `rows` rows (never
  * more than one per morsel; 1 for small inputs). Pins the team first
  * (tide__pool_prepare). */

@@ -198,3 +198,9 @@ int tide__numa_place(void *p, uint64_t n, size_t width) {
   }
   return placed;
 }
+
+void tide__pool_worker_nodes(int *nodes, int n) {
+  pthread_mutex_lock(&pool_mu);
+  for (int w = 0; w < n; w++) nodes[w] = pinned_node_os && w < pinned_for ? pinned_node_os[w] : -1;
+  pthread_mutex_unlock(&pool_mu);
+}

@@ -167,10 +167,58 @@ static void test_pinning(void) {
   CHECK(tide_set_threads(0, &err) == TIDE_OK);
 }
 
+/* The morsel dispenser hands out every morsel exactly once, own block
+ * first, for any team size, also when only some workers ask. */
+static void test_morsels(void) {
+  tide_error err;
+  for (int team = 1; team <= 6; team++)
+    for (uint64_t nm = 0; nm <= 70; nm += (nm < 10 ? 1 : 13)) {
+      tide_morsels_t ms;
+      CHECK(tide__morsels_init(&ms, nm, team, &err) == TIDE_OK);
+      int *seen = calloc(nm + 1, sizeof *seen);
+#pragma omp parallel num_threads(team)
+      {
+        uint64_t m;
+        while (tide__morsels_next(&ms, omp_get_thread_num(), &m)) {
+          if (m < nm) {
+#pragma omp atomic
+            seen[m]++;
+          } else {
+#pragma omp atomic
+            seen[nm]++;
+          }
+        }
+      }
+      for (uint64_t i = 0; i <= nm; i++)
+        CHECK_MSG(seen[i] == (i < nm), "team %d, %llu morsels: morsel %llu taken %d times", team,
+                  (unsigned long long)nm, (unsigned long long)i, seen[i]);
+      free(seen);
+      tide__morsels_free(&ms);
+      /* one worker alone: its own block in order, then everything else */
+      CHECK(tide__morsels_init(&ms, nm, team, &err) == TIDE_OK);
+      int last = team - 1;
+      uint64_t q = nm / (uint64_t)team, r = nm % (uint64_t)team;
+      uint64_t b0 = (uint64_t)last * q + ((uint64_t)last < r ? (uint64_t)last : r);
+      uint64_t m, k = 0;
+      int *got = calloc(nm + 1, sizeof *got);
+      while (tide__morsels_next(&ms, last, &m)) {
+        if (k < nm - b0) CHECK_MSG(m == b0 + k, "alone: morsel %llu at step %llu",
+                                   (unsigned long long)m, (unsigned long long)k);
+        got[m < nm ? m : nm]++;
+        k++;
+      }
+      CHECK(k == nm);
+      for (uint64_t i = 0; i < nm; i++) CHECK(got[i] == 1);
+      free(got);
+      tide__morsels_free(&ms);
+    }
+}
+
 int main(void) {
+  test_mask(); /* first: before any OpenMP thread exists (the mask read is the process's) */
+  test_morsels();
   test_plan_synthetic();
   test_errors();
-  test_mask();
   test_pinning();
   return tu_finish("numa");
 }
