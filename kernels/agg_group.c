@@ -144,7 +144,8 @@ static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
   uint64_t *lfirst = tide_malloc((size_t)nt * mapsize * sizeof *lfirst);
   uint32_t *map = tide_malloc(mapsize * sizeof *map);
   grp_first_t *firsts = NULL;
-  bool oom = !lfirst || !map;
+  tide_morsels_t ms = {0};
+  bool oom = !lfirst || !map || tide__morsels_init(&ms, nmorsels, nt, NULL) != TIDE_OK;
   if (!oom) {
 #pragma omp parallel num_threads(nt)
     {
@@ -158,9 +159,8 @@ static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
 #pragma omp atomic write
         oom = true;
       }
-#pragma omp for schedule(dynamic, 1)
-      for (uint64_t m = 0; m < nmorsels; m++) {
-        if (!keybuf || !sl || !buf) continue;
+      /* NUMA-aware: own block first (numa/morsel.c) */
+      for (uint64_t m; keybuf && sl && buf && tide__morsels_next(&ms, tid, &m);) {
         tide_rowset_iter_t it;
         tide_rowseq_t seq;
         tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
@@ -179,6 +179,7 @@ static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
       tide_free(buf);
     }
   }
+  tide__morsels_free(&ms);
   if (oom) {
     tide_free(lfirst);
     tide_free(map);

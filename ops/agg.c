@@ -268,6 +268,8 @@ static tide_status agg_run_morsels(agg_ctx_t *c, morsel_job_t *job, uint64_t nm,
   const int nt = tide__threads_for(c->g.nrows);
   const uint32_t ng = c->ng;
   bool oom = false;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) return TIDE_ERR_NOMEM;
 #pragma omp parallel num_threads(nt)
   {
     uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
@@ -279,9 +281,8 @@ static tide_status agg_run_morsels(agg_ctx_t *c, morsel_job_t *job, uint64_t nm,
 #pragma omp atomic write
       oom = true;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (uint64_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    /* NUMA-aware: own block first (numa/morsel.c) */
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       char *part = job->part + m * ng * job->width;
       uint64_t *pcnt = job->pcnt ? job->pcnt + m * ng : NULL;
       tide_rowset_iter_t it;
@@ -309,6 +310,7 @@ static tide_status agg_run_morsels(agg_ctx_t *c, morsel_job_t *job, uint64_t nm,
     tide_free(dv);
     tide_free(valid);
   }
+  tide__morsels_free(&ms);
   return oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
