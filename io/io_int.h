@@ -20,4 +20,9 @@ typedef tide_status (*tide_file_writer_fn)(FILE *f, void *ctx, tide_error *err);
 tide_status tide__file_write_atomic(const char *path, const char *op, tide_file_writer_fn write,
                                     void *ctx, tide_error *err);
 
+/* 64-bit checksum of column files and table definitions (io/colfile.c):
+ * four multiply-rotate lanes, several GB/s; catches bit flips and
+ * truncation, not an adversary. */
+uint64_t tide__checksum64(const void *data, size_t len);
+
 #endif /* TIDE_IO_INT_H */

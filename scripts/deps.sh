@@ -5,7 +5,8 @@
 # SPDX-License-Identifier: Apache-2.0
 
 tide_required_packages() {
-  echo build-essential cmake pkg-config libroaring-dev libhwloc-dev libnuma-dev gawk
+  echo build-essential cmake pkg-config libroaring-dev libhwloc-dev libnuma-dev liblz4-dev \
+    libzstd-dev gawk
 }
 
 tide_ensure_deps() {

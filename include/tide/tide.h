@@ -21,5 +21,6 @@
 #include "tide/ticking.h"
 #include "tide/tabletypes.h"
 #include "tide/numa.h"
+#include "tide/storage.h"
 
 #endif /* TIDE_TIDE_H */
