@@ -240,7 +240,8 @@ static void test_damage(uint64_t seed) {
       }
   /* a foreign file and a missing one */
   const char *csv = tmp_path("foreign.col");
-  spit(csv, (const unsigned char *)"Sym,Price\nA,1.5\nB,2.5\nC,3.5\nD,4.5\nE,5.5\nF,6.5\nG,7.5\n", 58);
+  const char *fc = "Sym,Price\nA,1.5\nB,2.5\nC,3.5\nD,4.5\nE,5.5\nF,6.5\nG,7.5\n";
+  spit(csv, (const unsigned char *)fc, strlen(fc));
   CHECK(tide_colfile_open(csv, &err) == NULL && err.status == TIDE_ERR_CORRUPT &&
         strstr(err.msg, "not a tide column file"));
   CHECK(tide_colfile_open(tmp_path("missing.col"), &err) == NULL &&
