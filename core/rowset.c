@@ -36,7 +36,10 @@
  * Keys are expected below 2^63 (shifts reject results beyond INT64_MAX);
  * TIDE_NULL_KEY is never a key.
  *
- * Const functions never mutate (no lazy caches): concurrent readers are safe.
+ * Copies share bitmap buckets copy-on-write ("shared buckets" below).
+ *
+ * Const functions never mutate (no lazy caches; copying one only bumps the
+ * atomic counts of its buckets): concurrent readers are safe.
  * CRoaring 0.2 does not report allocation failure from its set operations;
  * our own allocations are checked and leave sets unchanged on failure.
  *
@@ -73,6 +76,9 @@ typedef struct rs_bucket {
   uint32_t nidx;
   bool has_bcum;
   bool stale; /* bitmap changed since the index was built */
+  /* holders of bm and ccum: copies of a RowSet share buckets (see
+   * "shared buckets" below); NULL = exclusively owned, not shareable */
+  _Atomic uint32_t *refs;
 } rs_bucket;
 
 typedef struct rs_body {
@@ -88,15 +94,84 @@ struct tide_rowset_s {
   rs_body d;
 };
 
+/* ------------------------------------------------------------ shared buckets
+ * tide_rowset_copy (which every copy-then-edit user such as the incremental
+ * `where` calls each cycle) shares the buckets of its source instead of
+ * copying them: a bucket's bitmap and index are held by `refs` bucket
+ * structs, possibly in RowSets used on other threads, so the count is
+ * atomic. A mutating function first makes each bucket it is about to change
+ * its own (bucket_own: a deep copy of that one bucket if it is shared), so
+ * copy + small edit costs O(buckets) pointer work plus the buckets touched,
+ * not O(containers). CRoaring's own copy-on-write flag is not used: in
+ * Debian's 0.2.66 its shared-container counters are plain (non-atomic)
+ * integers, unsafe when RowSets sharing a container are freed or copied on
+ * different threads (a reader dropping an old RowSet while the writer
+ * cycles). Buckets are only ever shared whole. */
+
+static inline size_t bucket_index_bytes(uint32_t nc, bool bc);
+
+static _Atomic uint32_t *refs_new(void) {
+  _Atomic uint32_t *r = tide_malloc(sizeof *r);
+  if (r) atomic_init(r, 1);
+  return r; /* NULL (OOM): the bucket stays exclusive and is copied deeply */
+}
+
+static void bucket_release(rs_bucket *b) {
+  if (!b->refs || atomic_fetch_sub_explicit(b->refs, 1, memory_order_acq_rel) == 1) {
+    if (b->bm) roaring_bitmap_free(b->bm);
+    tide_free(b->ccum);
+    tide_free((void *)b->refs);
+  }
+  b->bm = NULL;
+  b->ccum = NULL;
+  b->refs = NULL;
+}
+
+static inline bool bucket_exclusive(const rs_bucket *b) {
+  return !b->refs || atomic_load_explicit(b->refs, memory_order_acquire) == 1;
+}
+
+/* A bucket of its own with the contents of s (deep copy). */
+static int bucket_deep_copy(const rs_bucket *s, rs_bucket *d) {
+  *d = *s;
+  d->ccum = NULL;
+  d->refs = NULL;
+  d->bm = roaring_bitmap_copy(s->bm);
+  if (!d->bm) return -1;
+  if (s->ccum) {
+    size_t nb = bucket_index_bytes(s->nidx, s->has_bcum);
+    d->ccum = tide_malloc(nb);
+    if (d->ccum) memcpy(d->ccum, s->ccum, nb);
+    else d->has_bcum = false;
+  }
+  d->refs = refs_new();
+  return 0;
+}
+
+/* d = s, sharing s's bitmap (s is not changed: safe on a published set). */
+static int bucket_share(const rs_bucket *s, rs_bucket *d) {
+  if (!s->refs) return bucket_deep_copy(s, d);
+  atomic_fetch_add_explicit(s->refs, 1, memory_order_relaxed);
+  *d = *s;
+  return 0;
+}
+
+/* Make b exclusively owned before changing its bitmap or index. */
+static int bucket_own(rs_bucket *b) {
+  if (bucket_exclusive(b)) return 0;
+  rs_bucket c;
+  if (bucket_deep_copy(b, &c)) return -1;
+  bucket_release(b);
+  *b = c;
+  return 0;
+}
+
 /* ------------------------------------------------------------ bodies */
 
 static void body_free(rs_body *d) {
   tide_free(d->r);
   if (d->b) {
-    for (size_t i = 0; i < d->n; i++) {
-      roaring_bitmap_free(d->b[i].bm);
-      tide_free(d->b[i].ccum);
-    }
+    for (size_t i = 0; i < d->n; i++) bucket_release(&d->b[i]);
     tide_free(d->b);
   }
   memset(d, 0, sizeof *d);
@@ -157,7 +232,7 @@ static inline long bucket_append(rs_body *d, uint64_t high) {
   if (d->n == d->cap && bucket_grow(d)) return -1;
   roaring_bitmap_t *bm = roaring_bitmap_create();
   if (!bm) return -1;
-  d->b[d->n] = (rs_bucket){high, 0, 0, bm, NULL, 0, false, true};
+  d->b[d->n] = (rs_bucket){high, 0, 0, bm, NULL, 0, false, true, refs_new()};
   return (long)d->n++;
 }
 
@@ -449,11 +524,14 @@ static void bitmap_reindex(rs_body *d) {
   size_t j = 0;
   uint64_t c = 0;
   for (size_t i = 0; i < d->n; i++) {
-    if (d->b[i].stale || !d->b[i].ccum) bucket_index(&d->b[i]);
+    if (!d->b[i].bm) continue; /* dropped (bitmap_inplace) */
+    /* a shared bucket is never stale (it was indexed before it was
+     * shared) and must not change: without an index it uses CRoaring's */
+    assert(!d->b[i].stale || bucket_exclusive(&d->b[i]));
+    if (d->b[i].stale || (!d->b[i].ccum && bucket_exclusive(&d->b[i]))) bucket_index(&d->b[i]);
     uint64_t card = d->b[i].card;
     if (card == 0) {
-      roaring_bitmap_free(d->b[i].bm);
-      tide_free(d->b[i].ccum);
+      bucket_release(&d->b[i]);
       continue;
     }
     d->b[j] = d->b[i];
@@ -506,22 +584,14 @@ static int body_copy(const rs_body *s, rs_body *d) {
     if (!d->r) return -1;
     memcpy(d->r, s->r, s->n * sizeof *d->r);
   } else {
+    /* O(buckets): the buckets are shared (copy-on-write) */
     d->b = tide_malloc(s->n * sizeof *d->b);
     if (!d->b) return -1;
     for (size_t i = 0; i < s->n; i++) {
-      d->b[i] = s->b[i];
-      d->b[i].ccum = NULL;
-      d->b[i].bm = roaring_bitmap_copy(s->b[i].bm);
-      if (!d->b[i].bm) {
+      if (bucket_share(&s->b[i], &d->b[i])) {
         d->n = i;
         body_free(d);
         return -1;
-      }
-      if (s->b[i].ccum) {
-        size_t nb = bucket_index_bytes(s->b[i].nidx, s->b[i].has_bcum);
-        d->b[i].ccum = tide_malloc(nb);
-        if (d->b[i].ccum) memcpy(d->b[i].ccum, s->b[i].ccum, nb);
-        else d->b[i].has_bcum = false;
       }
     }
   }
@@ -999,7 +1069,15 @@ static int bucket_push_owned(rs_body *o, uint64_t high, roaring_bitmap_t *bm) {
     roaring_bitmap_free(bm);
     return -1;
   }
-  o->b[o->n++] = (rs_bucket){high, 0, 0, bm, NULL, 0, false, true};
+  o->b[o->n++] = (rs_bucket){high, 0, 0, bm, NULL, 0, false, true, refs_new()};
+  return 0;
+}
+
+/* Append a bucket sharing s's bitmap. */
+static int bucket_push_shared(rs_body *o, const rs_bucket *s) {
+  if (o->n == o->cap && bucket_grow(o)) return -1;
+  if (bucket_share(s, &o->b[o->n])) return -1;
+  o->n++;
   return 0;
 }
 
@@ -1009,14 +1087,10 @@ static int buckets_op(const rs_body *a, const rs_body *b, int op, rs_body *o) {
   size_t i = 0, j = 0, na = a->n, nb = b->n;
   while (i < na || j < nb) {
     if (j >= nb || (i < na && a->b[i].high < b->b[j].high)) {
-      if (op != RS_OP_AND &&
-          bucket_push_owned(o, a->b[i].high, roaring_bitmap_copy(a->b[i].bm)))
-        goto oom;
+      if (op != RS_OP_AND && bucket_push_shared(o, &a->b[i])) goto oom;
       i++;
     } else if (i >= na || b->b[j].high < a->b[i].high) {
-      if (op == RS_OP_UNION &&
-          bucket_push_owned(o, b->b[j].high, roaring_bitmap_copy(b->b[j].bm)))
-        goto oom;
+      if (op == RS_OP_UNION && bucket_push_shared(o, &b->b[j])) goto oom;
       j++;
     } else {
       const roaring_bitmap_t *x = a->b[i].bm, *y = b->b[j].bm;
@@ -1252,6 +1326,12 @@ void tide_rowset_free(tide_rowset_t *rs) {
 
 int tide__rowset_kind(const tide_rowset_t *rs) { return rs->d.kind; }
 size_t tide__rowset_parts(const tide_rowset_t *rs) { return rs->d.n; }
+size_t tide__rowset_shared_parts(const tide_rowset_t *rs) {
+  size_t n = 0;
+  if (rs->d.kind == RS_BITMAP)
+    for (size_t i = 0; i < rs->d.n; i++) n += !bucket_exclusive(&rs->d.b[i]);
+  return n;
+}
 
 uint64_t tide_rowset_size(const tide_rowset_t *rs) { return rs->d.size; }
 bool tide_rowset_is_empty(const tide_rowset_t *rs) { return rs->d.size == 0; }
@@ -1306,6 +1386,7 @@ bool tide_rowset_equals(const tide_rowset_t *a, const tide_rowset_t *b) {
   }
 }
 
+/* (shared buckets count in full for every set holding them) */
 size_t tide_rowset_memory(const tide_rowset_t *rs) {
   const rs_body *d = &rs->d;
   size_t m = sizeof *rs;
@@ -1400,8 +1481,28 @@ static tide_status bitmap_inplace(rs_body *d, const rs_body *o, int op) {
     ob = &tmp;
   }
   tide_status st = TIDE_OK;
+  /* own the buckets that change (a copy of a shared one changes nothing
+   * visible, so an allocation failure still leaves the set as it was) */
+  if (op == RS_OP_AND) {
+    size_t j = 0;
+    for (size_t i = 0; i < d->n; i++) {
+      while (j < ob->n && ob->b[j].high < d->b[i].high) j++;
+      if (j < ob->n && ob->b[j].high == d->b[i].high && bucket_own(&d->b[i])) {
+        st = TIDE_ERR_NOMEM;
+        goto done;
+      }
+    }
+  } else {
+    for (size_t j = 0; j < ob->n; j++) {
+      long i = bucket_find(d, ob->b[j].high);
+      if (i >= 0 && bucket_own(&d->b[i])) {
+        st = TIDE_ERR_NOMEM;
+        goto done;
+      }
+    }
+  }
   if (op == RS_OP_UNION) {
-    /* reserve, then create the missing buckets */
+    /* reserve, then create the missing buckets (shared with ob's) */
     size_t missing = 0;
     for (size_t j = 0; j < ob->n; j++) missing += bucket_find(d, ob->b[j].high) < 0;
     if (d->n + missing > d->cap) {
@@ -1413,7 +1514,7 @@ static tide_status bitmap_inplace(rs_body *d, const rs_body *o, int op) {
       d->b = nb;
       d->cap = d->n + missing;
     }
-    roaring_bitmap_t **fresh = NULL;
+    rs_bucket *fresh = NULL;
     if (missing) {
       fresh = tide_calloc(missing, sizeof *fresh);
       if (!fresh) {
@@ -1423,9 +1524,8 @@ static tide_status bitmap_inplace(rs_body *d, const rs_body *o, int op) {
       size_t m = 0;
       for (size_t j = 0; j < ob->n; j++) {
         if (bucket_find(d, ob->b[j].high) >= 0) continue;
-        fresh[m] = roaring_bitmap_copy(ob->b[j].bm);
-        if (!fresh[m]) {
-          for (size_t t = 0; t < m; t++) roaring_bitmap_free(fresh[t]);
+        if (bucket_share(&ob->b[j], &fresh[m])) {
+          for (size_t t = 0; t < m; t++) bucket_release(&fresh[t]);
           tide_free(fresh);
           st = TIDE_ERR_NOMEM;
           goto done;
@@ -1445,7 +1545,7 @@ static tide_status bitmap_inplace(rs_body *d, const rs_body *o, int op) {
         d->b[--w] = d->b[--i];
         j--;
       } else {
-        d->b[--w] = (rs_bucket){y->high, 0, 0, fresh[--m], NULL, 0, false, true};
+        d->b[--w] = fresh[--m];
         j--;
       }
     }
@@ -1463,9 +1563,12 @@ static tide_status bitmap_inplace(rs_body *d, const rs_body *o, int op) {
     size_t j = 0;
     for (size_t i = 0; i < d->n; i++) {
       while (j < ob->n && ob->b[j].high < d->b[i].high) j++;
-      if (j < ob->n && ob->b[j].high == d->b[i].high) roaring_bitmap_and_inplace(d->b[i].bm, ob->b[j].bm);
-      else roaring_bitmap_clear(d->b[i].bm);
-      d->b[i].stale = true;
+      if (j < ob->n && ob->b[j].high == d->b[i].high) {
+        roaring_bitmap_and_inplace(d->b[i].bm, ob->b[j].bm);
+        d->b[i].stale = true;
+      } else {
+        bucket_release(&d->b[i]); /* dropped by bitmap_reindex */
+      }
     }
   }
   body_bitmap_finish(d);
@@ -1521,7 +1624,8 @@ static long bucket_get_or_insert(rs_body *d, uint64_t high) {
   roaring_bitmap_t *bm = roaring_bitmap_create();
   if (!bm) return -1;
   memmove(&d->b[ins + 1], &d->b[ins], (d->n - ins) * sizeof *d->b);
-  d->b[ins] = (rs_bucket){high, ins < d->n ? d->b[ins + 1].cum : d->size, 0, bm, NULL, 0, false, true};
+  d->b[ins] = (rs_bucket){high, ins < d->n ? d->b[ins + 1].cum : d->size, 0, bm, NULL, 0, false, true,
+                          refs_new()};
   d->n++;
   return (long)ins;
 }
@@ -1560,6 +1664,9 @@ tide_status tide_rowset_insert(tide_rowset_t *rs, uint64_t key) {
   long i = bucket_get_or_insert(d, key >> RS_LOW_BITS);
   if (i < 0) return TIDE_ERR_NOMEM;
   rs_bucket *b = &d->b[i];
+  if (!bucket_exclusive(b) && roaring_bitmap_contains(b->bm, (uint32_t)(key & RS_LOW_MASK)))
+    return TIDE_OK;
+  if (bucket_own(b)) return TIDE_ERR_NOMEM;
   uint32_t low = (uint32_t)(key & RS_LOW_MASK);
   int32_t nc0 = b->bm->high_low_container.size, ci = container_find(b->bm, (uint16_t)(low >> 16));
   uint8_t t0 = 0;
@@ -1609,6 +1716,8 @@ tide_status tide_rowset_remove(tide_rowset_t *rs, uint64_t key) {
   if (i < 0) return TIDE_OK;
   rs_bucket *b = &d->b[i];
   uint32_t low = (uint32_t)(key & RS_LOW_MASK);
+  if (!roaring_bitmap_contains(b->bm, low)) return TIDE_OK;
+  if (bucket_own(b)) return TIDE_ERR_NOMEM;
   int32_t nc0 = b->bm->high_low_container.size, ci = container_find(b->bm, (uint16_t)(low >> 16));
   uint8_t t0 = 0;
   if (ci >= 0) rs_container(b->bm, ci, &t0);
@@ -1617,8 +1726,7 @@ tide_status tide_rowset_remove(tide_rowset_t *rs, uint64_t key) {
   d->size--;
   bucket_edit_index(b, low, -1, ci, t0, nc0);
   if (d->b[i].card == 0) {
-    roaring_bitmap_free(d->b[i].bm);
-    tide_free(d->b[i].ccum);
+    bucket_release(&d->b[i]);
     memmove(&d->b[i], &d->b[i + 1], (d->n - (size_t)i - 1) * sizeof *d->b);
     d->n--;
   }
@@ -1668,13 +1776,20 @@ tide_rowset_t *tide_rowset_subset_by_pos(const tide_rowset_t *rs, uint64_t pos, 
   d.kind = RS_BITMAP;
   for (size_t i = bucket_by_pos(s, pos); i < s->n && s->b[i].cum < endp; i++) {
     const rs_bucket *b = &s->b[i];
+    uint64_t lo = pos > b->cum ? pos - b->cum : 0;
+    uint64_t hi = TIDE_MIN(endp - b->cum, b->card); /* exclusive rank */
+    if (lo == 0 && hi == b->card) { /* whole bucket: shared */
+      if (bucket_push_shared(&d, b)) {
+        body_free(&d);
+        return NULL;
+      }
+      continue;
+    }
     roaring_bitmap_t *bm = roaring_bitmap_copy(b->bm);
     if (bucket_push_owned(&d, b->high, bm)) {
       body_free(&d);
       return NULL;
     }
-    uint64_t lo = pos > b->cum ? pos - b->cum : 0;
-    uint64_t hi = TIDE_MIN(endp - b->cum, b->card); /* exclusive rank */
     uint32_t v;
     if (lo > 0 && (v = bucket_select(b, (uint32_t)lo)) > 0)
       roaring_bitmap_remove_range_closed(bm, 0, v - 1);

@@ -12,5 +12,7 @@
 int tide__rowset_kind(const tide_rowset_t *rs);
 /* Number of ranges or bitmap buckets. */
 size_t tide__rowset_parts(const tide_rowset_t *rs);
+/* Number of bitmap buckets shared with another RowSet (copy-on-write). */
+size_t tide__rowset_shared_parts(const tide_rowset_t *rs);
 
 #endif /* TIDE_ROWSET_INT_H */

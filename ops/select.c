@@ -510,6 +510,7 @@ static tide_table_t *where_attach(tide_table_t *t, tide_table_t *r, tide_expr_t 
     tide_table_free(r);
     return NULL;
   }
+  n->parallel = true; /* reads its parent, writes its own RowSet and state */
   return r;
 }
 
@@ -899,6 +900,9 @@ static tide_table_t *attach(tide_table_t *t, tide_table_t *r, fstate *s, const t
     tide_table_free(r);
     return NULL;
   }
+  /* reads its parent; writes only its own materialized columns (and their
+   * string arenas) and state: may run beside its level's other nodes */
+  n->parallel = true;
   return r;
 }
 

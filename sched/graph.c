@@ -15,6 +15,29 @@
  * then processes queued nodes level by level; a node's level exceeds all
  * its parents', so it runs after all of them, once per step.
  *
+ * Parallel notification: the nodes of one level never depend on each other
+ * (a child's level exceeds its parents'), so those that declare themselves
+ * parallel-safe (n->parallel, see graph_int.h) run concurrently on an
+ * OpenMP team; the others run first, serially, in queue order. What a
+ * notify shares with its siblings was audited: parents' RowSets, updates
+ * and sources are only read (reads are thread-safe: RowSets are immutable
+ * once published and copies share buckets with atomic counts; fills use
+ * caller memory); symbol dictionaries are interned into by sources (level
+ * 0, serial) and by an operation only into its own result's dictionary;
+ * tide_malloc's hooks are plain function pointers set before use. What is
+ * not thread-safe stays on the writer thread: within levels >= 1,
+ * tide__gnode_publish only installs the node's own update and RowSet; the
+ * graph's lists (published, pending children), listener calls and error
+ * bookkeeping happen after the whole level ran, walking it in queue order.
+ * So updates, listener order and the reported error (the first failing
+ * node in queue order) are the same for any thread count and with
+ * TIDE_GRAPH_PARALLEL=0 (which runs every node on the writer). Worker
+ * threads count as the writer (tide__graph_in_cycle) while they run a
+ * node. OpenMP regions inside a notify on a worker are nested regions:
+ * with libgomp's default (no nested parallelism) they run on one thread,
+ * so a level is parallelised either across its nodes (two or more
+ * parallel-safe nodes queued) or inside its single node, not both.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #define _GNU_SOURCE
@@ -24,14 +47,37 @@
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "sched/graph_int.h"
 
 #define DEFAULT_PERIOD_NS 100000000ULL
+
+/* ThreadSanitizer does not see libgomp's synchronisation (libgomp is not
+ * instrumented): tell it that the writer's state before a parallel level
+ * happens-before the workers' runs, which happen-before the writer's walk
+ * after it (what the OpenMP fork and join guarantee). */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define TSAN_RELEASE(p) __tsan_release((void *)(p))
+#else
+#define TSAN_ACQUIRE(p) ((void)(p))
+#define TSAN_RELEASE(p) ((void)(p))
+#endif
 
 typedef struct node_list_t {
   tide_gnode_t **items;
   size_t n, cap;
 } node_list_t;
+
+/* One queued node of the level being run. */
+typedef struct level_job_t {
+  tide_status st;
+  bool run;
+  tide_error err;
+} level_job_t;
 
 struct tide_graph_s {
   pthread_rwlock_t lock;
@@ -39,8 +85,6 @@ struct tide_graph_s {
   _Atomic uint64_t step;
   _Atomic uint64_t epoch; /* changes at the start and at the end of a cycle */
   _Atomic int phase;
-  _Atomic bool in_cycle;
-  pthread_t writer;
   node_list_t nodes;      /* every node, creation order */
   node_list_t *pending;   /* per level, this step */
   uint32_t nlevels;
@@ -48,6 +92,10 @@ struct tide_graph_s {
   node_list_t failed;     /* nodes whose refresh/notify failed: they stop updating */
   bool holes;             /* nodes released inside the cycle (NULL entries) */
   bool validate;
+  bool parallel;          /* run parallel-safe nodes of a level concurrently */
+  bool deferring;         /* publish leaves lists and listeners to run_level */
+  level_job_t *jobs;      /* run_level scratch */
+  size_t jobcap;
   tide_clock_fn clock;
   void *clock_ctx;
   /* background cycling */
@@ -121,6 +169,9 @@ tide_graph_t *tide_graph_create(tide_error *err) {
     tide_error_set(err, TIDE_ERR_NOMEM, "out of memory creating an update graph");
     return NULL;
   }
+  g->parallel = true;
+  const char *pe = getenv("TIDE_GRAPH_PARALLEL");
+  if (pe && *pe) g->parallel = strcmp(pe, "0") != 0;
   pthread_rwlock_init(&g->lock, NULL);
   pthread_mutex_init(&g->mu, NULL);
   pthread_mutex_init(&g->smu, NULL);
@@ -145,6 +196,7 @@ void tide_graph_free(tide_graph_t *g) {
   tide_free(g->nodes.items);
   tide_free(g->published.items);
   tide_free(g->failed.items);
+  tide_free(g->jobs);
   pthread_rwlock_destroy(&g->lock);
   pthread_mutex_destroy(&g->mu);
   pthread_mutex_destroy(&g->smu);
@@ -168,10 +220,14 @@ uint64_t tide_graph_step(const tide_graph_t *g) {
 tide_phase_t tide_graph_phase(const tide_graph_t *g) { return (tide_phase_t)g->phase; }
 uint64_t tide__graph_current_step(const tide_graph_t *g) { return g->step; }
 const _Atomic uint64_t *tide__graph_step_ptr(const tide_graph_t *g) { return &g->epoch; }
-bool tide__graph_in_cycle(const tide_graph_t *g) {
-  return g->in_cycle && pthread_equal(g->writer, pthread_self());
-}
+/* The graph whose cycle this thread is running (the writer, or a worker
+ * while it runs a node of a parallel level); NULL otherwise. Thread-local,
+ * so no other thread's state is read. */
+static _Thread_local const tide_graph_t *tl_cycle_graph;
+
+bool tide__graph_in_cycle(const tide_graph_t *g) { return g && tl_cycle_graph == g; }
 void tide__graph_set_validate(tide_graph_t *g, bool on) { g->validate = on; }
+void tide__graph_set_parallel(tide_graph_t *g, bool on) { g->parallel = on; }
 
 void tide_graph_read_lock(tide_graph_t *g) { pthread_rwlock_rdlock(&g->lock); }
 void tide_graph_read_unlock(tide_graph_t *g) { pthread_rwlock_unlock(&g->lock); }
@@ -432,6 +488,8 @@ done:
   return st;
 }
 
+static tide_status publish_finish(tide_graph_t *g, tide_gnode_t *n, tide_error *err);
+
 tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t *new_rowset,
                                 tide_error *err) {
   tide_graph_t *g = n->graph;
@@ -456,7 +514,8 @@ tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t
       return st;
     }
   }
-  if (!list_push(&g->published, n)) {
+  /* (deferred: run_level reserved room in `published` and pushes n) */
+  if (!g->deferring && !list_push(&g->published, n)) {
     tide__update_clear(u);
     tide_rowset_free(new_rowset);
     return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", n->vt->name);
@@ -470,6 +529,13 @@ tide_status tide__gnode_publish(tide_gnode_t *n, tide_update_t *u, tide_rowset_t
     t->prev_rowset = t->rowset;
     t->rowset = new_rowset;
   }
+  if (g->deferring) return TIDE_OK;
+  return publish_finish(g, n, err);
+}
+
+/* After n published: its listeners, then queue its children. */
+static tide_status publish_finish(tide_graph_t *g, tide_gnode_t *n, tide_error *err) {
+  tide_table_t *t = n->table;
   /* A listener removed inside the cycle (by itself or another callback) is
    * only marked (fn = NULL) and unlinked here, after the calls. */
   for (struct tide_listener_s *l = n->listeners; l; l = l->next)
@@ -532,12 +598,103 @@ static void run_node(tide_graph_t *g, tide_gnode_t *n,
   if (n->nparents) list_push(&g->failed, n); /* on OOM the node keeps running */
 }
 
+static bool list_reserve(node_list_t *l, size_t n) {
+  if (n <= l->cap) return true;
+  size_t cap = TIDE_MAX(n, l->cap * 2);
+  tide_gnode_t **items = tide_realloc(l->items, cap * sizeof *items);
+  if (!items) return false;
+  l->items = items;
+  l->cap = cap;
+  return true;
+}
+
+static void run_job(tide_graph_t *g, tide_gnode_t *n, level_job_t *j) {
+  j->st = n->vt->notify(n, &j->err);
+}
+
+/* Run the nodes queued at level l (see "Parallel notification"). */
+static void run_level(tide_graph_t *g, uint32_t l, tide_status *st, tide_error *err) {
+  size_t m = g->pending[l].n;
+  if (m == 0) return;
+  if (m > g->jobcap) {
+    level_job_t *j = tide_realloc(g->jobs, m * sizeof *j);
+    if (j) {
+      g->jobs = j;
+      g->jobcap = m;
+    }
+  }
+  if (m > g->jobcap || !list_reserve(&g->published, g->published.n + m)) {
+    /* no memory for the bookkeeping: the plain serial walk */
+    for (size_t i = 0; i < g->pending[l].n; i++) {
+      tide_gnode_t *n = g->pending[l].items[i];
+      if (n) run_node(g, n, n->vt->notify, st, err);
+    }
+    return;
+  }
+  tide_gnode_t **q = g->pending[l].items; /* stable while the level runs */
+  level_job_t *jobs = g->jobs;
+  size_t npar = 0;
+  for (size_t i = 0; i < m; i++) {
+    tide_gnode_t *n = q[i];
+    jobs[i].run = n && n->vt->notify && !has_failed(g, n);
+    jobs[i].st = TIDE_OK;
+    jobs[i].err.status = TIDE_OK;
+    jobs[i].err.msg[0] = '\0';
+    npar += jobs[i].run && n->parallel;
+  }
+  int nt = g->parallel && npar >= 2 ? tide_get_threads() : 1;
+  if ((size_t)nt > npar) nt = (int)npar;
+  g->deferring = true;
+  for (size_t i = 0; i < m; i++) /* q[i] may be freed by an earlier notify */
+    if (jobs[i].run && q[i] && (nt < 2 || !q[i]->parallel)) run_job(g, q[i], &jobs[i]);
+  if (nt >= 2) {
+    const tide_graph_t *gc = g;
+    TSAN_RELEASE(jobs);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (size_t i = 0; i < m; i++) {
+      TSAN_ACQUIRE(jobs);
+      if (jobs[i].run && q[i] && q[i]->parallel) {
+        const tide_graph_t *saved = tl_cycle_graph;
+        tl_cycle_graph = gc;
+        run_job(g, q[i], &jobs[i]);
+        tl_cycle_graph = saved;
+      }
+      TSAN_RELEASE(jobs);
+    }
+    TSAN_ACQUIRE(jobs);
+  }
+  g->deferring = false;
+  /* In queue order: publish bookkeeping, listeners and children, then the
+   * node's error. Listeners may free tables: re-read the queue (holes). */
+  for (size_t i = 0; i < m; i++) {
+    tide_gnode_t *n = g->pending[l].items[i];
+    if (!n || !jobs[i].run) continue;
+    tide_status s = jobs[i].st;
+    if (n->published_step == g->step) {
+      list_push(&g->published, n); /* reserved */
+      tide_error e2;
+      tide_status s2 = publish_finish(g, n, &e2);
+      if (s2 != TIDE_OK && s == TIDE_OK) { /* children not queued: the node failed */
+        s = s2;
+        jobs[i].err = e2;
+      }
+    }
+    if (s != TIDE_OK) {
+      if (*st == TIDE_OK) {
+        *st = s;
+        if (err) *err = jobs[i].err;
+      }
+      list_push(&g->failed, n); /* on OOM the node keeps running */
+    }
+  }
+}
+
 static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
   tide_status st = TIDE_OK;
   pthread_rwlock_wrlock(&g->lock);
   pthread_mutex_lock(&g->smu);
-  g->writer = pthread_self();
-  g->in_cycle = true;
+  const tide_graph_t *saved = tl_cycle_graph;
+  tl_cycle_graph = g;
   g->step++;
   g->epoch++;
   g->phase = TIDE_PHASE_UPDATING;
@@ -545,18 +702,13 @@ static tide_status run_one_cycle(tide_graph_t *g, tide_error *err) {
     tide_gnode_t *n = g->nodes.items[i];
     if (n && n->nparents == 0) run_node(g, n, n->vt->refresh, &st, err);
   }
-  for (uint32_t l = 1; l < g->nlevels; l++) {
-    /* Nodes queued at this level by lower levels; none can be queued at
-     * this level while it runs (children are at higher levels). */
-    for (size_t i = 0; i < g->pending[l].n; i++) {
-      tide_gnode_t *n = g->pending[l].items[i];
-      if (n) run_node(g, n, n->vt->notify, &st, err);
-    }
-  }
+  /* Nodes queued at each level by lower levels; none can be queued at a
+   * level while it runs (children are at higher levels). */
+  for (uint32_t l = 1; l < g->nlevels; l++) run_level(g, l, &st, err);
   retire(g);
   g->epoch++; /* previous values retire with the cycle */
   g->phase = TIDE_PHASE_IDLE;
-  g->in_cycle = false;
+  tl_cycle_graph = saved;
   pthread_mutex_unlock(&g->smu);
   pthread_rwlock_unlock(&g->lock);
   return st;

@@ -49,6 +49,12 @@ struct tide_gnode_s {
   tide_update_t update;     /* this step's update, owned */
   struct tide_listener_s *listeners;
   void *state;              /* the operation's incremental state */
+  /* Set by the operation after tide__gnode_create when its notify may run
+   * on a worker thread, concurrently with other nodes of its level (see
+   * "Parallel notification" in sched/graph.c): it reads only its parents
+   * and its own state, writes only its own table, sources and state, and
+   * does not create or free refreshing tables. Default false (serial). */
+  bool parallel;
 };
 
 /* Attach a new node to `table` (which must not have one), make the table
@@ -96,6 +102,10 @@ bool tide__graph_in_cycle(const tide_graph_t *g);
 /* Validate every published update (default: on unless NDEBUG, or when
  * TIDE_VALIDATE=1 is in the environment). */
 void tide__graph_set_validate(tide_graph_t *g, bool on);
+/* Run the parallel-safe nodes of one level on the worker threads (default
+ * on; TIDE_GRAPH_PARALLEL=0 in the environment turns it off). Results are
+ * the same either way. */
+void tide__graph_set_parallel(tide_graph_t *g, bool on);
 
 /* Free the contents of an update (not the struct). */
 void tide__update_clear(tide_update_t *u);

@@ -7,12 +7,14 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sched/graph_int.h"
 #include "testutil.h"
+#include "tide/ops.h"
 
 /* A scripted source: each refresh appends `per_cycle` keys (or publishes
  * what `next` holds when set). */
@@ -53,6 +55,10 @@ typedef struct der_state_t {
   int id;
 } der_state_t;
 
+/* notifies that found no parent update (checked by main: notifies may run
+ * on the background thread, where CHECK's counters must not be touched) */
+static _Atomic int der_no_update;
+
 static tide_status der_notify(tide_gnode_t *n, tide_error *err) {
   der_state_t *s = n->state;
   if (run_count < 64) run_log[run_count++] = s->id;
@@ -61,8 +67,10 @@ static tide_status der_notify(tide_gnode_t *n, tide_error *err) {
   tide_update_t u = {0};
   const tide_update_t *pu = NULL;
   for (size_t i = 0; i < n->nparents && !pu; i++) pu = tide__gnode_parent_update(n, i);
-  CHECK(pu != NULL);
-  if (!pu) return TIDE_OK;
+  if (!pu) {
+    der_no_update++;
+    return TIDE_OK;
+  }
   u.added = pu->added ? tide_rowset_copy(pu->added) : NULL;
   tide_rowset_t *rs = tide_rowset_copy(n->parents[0]->rowset);
   return tide__gnode_publish(n, &u, rs, err);
@@ -468,6 +476,203 @@ static void test_create_while_cycling(void) {
   tide_graph_free(g);
 }
 
+/* ------------------------------------------------------------ parallel levels
+ * One source (appends and modifies a value column) feeds a level of where /
+ * update nodes (parallel-safe), test nodes that run on workers and fail on
+ * request, and a serial test node; a second level hangs below. The same
+ * script runs with parallel notification on (4 threads) and off: listener
+ * logs (order and contents), final tables and the reported errors must be
+ * identical, and on the parallel graph some nodes must have run on other
+ * threads. */
+
+typedef struct vsrc_t {
+  tide_source_t *x;
+  uint64_t n, rng;
+} vsrc_t;
+
+static tide_status vsrc_refresh(tide_gnode_t *n, tide_error *err) {
+  vsrc_t *v = n->state;
+  tu_rng g = {v->rng};
+  uint64_t keys[64];
+  int64_t vals[64];
+  tide_update_t u = {0};
+  if (v->n) { /* modify 10 existing rows */
+    for (int i = 0; i < 10; i++) {
+      keys[i] = tu_below(&g, v->n);
+      vals[i] = (int64_t)tu_below(&g, 1000);
+    }
+    tide__source_paged_set(v->x, keys, 10, vals);
+    u.modified = tide_rowset_from_keys(keys, 10);
+    u.modified_cols = calloc(1, sizeof *u.modified_cols);
+    u.modified_cols[0] = 1;
+    u.ncols = 1;
+  }
+  for (int i = 0; i < 40; i++) {
+    keys[i] = v->n + (uint64_t)i;
+    vals[i] = (int64_t)tu_below(&g, 1000);
+  }
+  tide__source_paged_set(v->x, keys, 40, vals);
+  u.added = tide_rowset_create_range(v->n, v->n + 39);
+  v->n += 40;
+  v->rng = g.s;
+  return tide__gnode_publish(n, &u, tide_rowset_create_range(0, v->n - 1), err);
+}
+static void vsrc_destroy(tide_gnode_t *n) { free(n->state); }
+static const tide_gnode_vt vsrc_vt = {"test_values", vsrc_refresh, NULL, vsrc_destroy};
+
+static pthread_t par_main;
+static _Atomic int par_on_workers;
+
+typedef struct pnode_t {
+  int id;
+  uint64_t fail_step; /* fail in this step (0: never) */
+} pnode_t;
+
+/* Mirrors its parent's RowSet (added rows only: the parent appends). */
+static tide_status pnode_notify(tide_gnode_t *n, tide_error *err) {
+  pnode_t *s = n->state;
+  if (!pthread_equal(pthread_self(), par_main)) par_on_workers++;
+  if (s->fail_step && tide__graph_current_step(n->graph) == s->fail_step) {
+    if (s->id == 1) usleep(20000); /* finish after node 2 when run beside it */
+    return tide_error_set(err, TIDE_ERR_INVALID, "test_pnode %d: asked to fail", s->id);
+  }
+  const tide_update_t *pu = tide__gnode_parent_update(n, 0);
+  if (!pu) return TIDE_OK;
+  tide_update_t u = {0};
+  u.added = pu->added ? tide_rowset_copy(pu->added) : NULL;
+  return tide__gnode_publish(n, &u, tide_rowset_copy(n->parents[0]->rowset), err);
+}
+static void pnode_destroy(tide_gnode_t *n) { free(n->state); }
+static const tide_gnode_vt pnode_vt = {"test_pnode", NULL, pnode_notify, pnode_destroy};
+
+typedef struct par_log_t {
+  char text[1 << 16];
+  size_t len;
+} par_log_t;
+
+typedef struct par_listen_t {
+  par_log_t *log;
+  int id;
+} par_listen_t;
+
+static void par_on_update(tide_table_t *t, const tide_update_t *u, void *ctx) {
+  par_listen_t *c = ctx;
+  if (!pthread_equal(pthread_self(), par_main)) par_on_workers += 1000; /* never */
+  size_t room = sizeof c->log->text - c->log->len;
+  int w = snprintf(c->log->text + c->log->len, room, "%d:+%llu-%llu~%llu=%llu ", c->id,
+                   (unsigned long long)(u->added ? tide_rowset_size(u->added) : 0),
+                   (unsigned long long)(u->removed ? tide_rowset_size(u->removed) : 0),
+                   (unsigned long long)(u->modified ? tide_rowset_size(u->modified) : 0),
+                   (unsigned long long)tide_table_size(t));
+  if (w > 0 && (size_t)w < room) c->log->len += (size_t)w;
+}
+
+enum { PAR_N = 13 };
+
+/* Runs the script; fills log and the final tables (caller frees). */
+static void par_scenario(bool parallel, par_log_t *log, tide_table_t **out, char errs[2][256]) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  tide__graph_set_validate(g, true);
+  tide__graph_set_parallel(g, parallel);
+  vsrc_t *vs = calloc(1, sizeof *vs);
+  vs->rng = 77;
+  vs->x = tide__source_paged_create(TIDE_I64, NULL, &err);
+  tide__source_track_prev(vs->x, tide__graph_step_ptr(g));
+  tide_rowset_t *rs = tide_rowset_create();
+  const char *names[] = {"X"};
+  tide_table_t *s = tide_table_create(rs, 1, names, &vs->x, &err);
+  tide_rowset_free(rs);
+  tide_source_release(vs->x);
+  CHECK_OK_PTR(tide__gnode_create(g, s, TIDE_KIND_STANDARD, &vsrc_vt, NULL, 0, vs, &err), err);
+  /* level 1: where x6, update x2, two failing parallel test nodes, one
+   * serial test node; level 2: where over an update, where over a where */
+  static const char *filters[] = {"X % 3 == 0", "X > 500", "X < 100", "X % 7 != 1", "X >= 0", "X > 2000"};
+  int k = 0;
+  for (int i = 0; i < 6; i++) out[k++] = tide_where(s, filters[i], &err);
+  const char *f1[] = {"Y = X * 2", "Z = X % 10"};
+  out[k++] = tide_update(s, f1, 2, &err);
+  out[k++] = tide_update(s, f1 + 1, 1, &err);
+  for (int i = 0; i < 3; i++) {
+    pnode_t *ps = calloc(1, sizeof *ps);
+    ps->id = i + 1;
+    ps->fail_step = i < 2 ? 3 : 0;
+    tide_table_t *t = new_table(g, TIDE_KIND_APPEND_ONLY, &pnode_vt, &s, 1, ps);
+    ((tide_gnode_t *)t->node)->parallel = i < 2; /* node 3 stays serial */
+    out[k++] = t;
+  }
+  out[k++] = tide_where(out[6], "Y % 4 == 0", &err);
+  for (int i = 0; i < k; i++) CHECK_OK_PTR(out[i], err);
+  CHECK(k == PAR_N - 1);
+  out[PAR_N - 1] = s;
+  static par_listen_t ctxs[2][PAR_N];
+  par_listen_t *ctx = ctxs[parallel];
+  for (int i = 0; i < PAR_N; i++) {
+    ctx[i] = (par_listen_t){log, i};
+    CHECK_OK_PTR(tide_table_listen(out[i], par_on_update, &ctx[i], &err), err);
+  }
+  for (int c = 1; c <= 6; c++) {
+    tide_status st = tide_graph_run_cycles(g, 1, &err);
+    if (c == 3) { /* both test nodes fail: the first in queue order is reported */
+      CHECK(st == TIDE_ERR_INVALID && strstr(err.msg, "test_pnode 1: asked to fail"));
+      snprintf(errs[0], 256, "%s", err.msg);
+    } else {
+      CHECK_OK(st, err);
+    }
+  }
+  snprintf(errs[1], 256, "%llu", (unsigned long long)tide_table_size(out[8]));
+  /* failed nodes stopped after step 2; the serial one kept up */
+  CHECK(tide_table_size(out[8]) == 80 && tide_table_size(out[9]) == 80);
+  CHECK(tide_table_size(out[10]) == 240 && tide_table_size(s) == 240);
+}
+
+static void test_parallel_levels(void) {
+  par_main = pthread_self();
+  int threads = tide_get_threads();
+  CHECK(tide_set_threads(4, NULL) == TIDE_OK);
+  static par_log_t logs[2];
+  tide_table_t *res[2][PAR_N];
+  char errs[2][2][256];
+  for (int p = 0; p < 2; p++) {
+    logs[p].len = 0;
+    int before = par_on_workers;
+    par_scenario(p == 1, &logs[p], res[p], errs[p]);
+    if (p == 0) CHECK(par_on_workers == before); /* off: everything on the writer */
+    else CHECK_MSG(par_on_workers > before && par_on_workers < 1000,
+                   "parallel notification: %d test-node runs on workers", par_on_workers - before);
+  }
+  CHECK_MSG(logs[0].len == logs[1].len && memcmp(logs[0].text, logs[1].text, logs[0].len) == 0,
+            "listener logs differ:\n serial:   %.300s\n parallel: %.300s", logs[0].text, logs[1].text);
+  CHECK(strcmp(errs[0][0], errs[1][0]) == 0 && strcmp(errs[0][1], errs[1][1]) == 0);
+  for (int i = 0; i < PAR_N; i++) CHECK_TABLES(res[0][i], res[1][i], 0);
+  /* the parallel graph cycling on its own thread while this one reads
+   * consistent states (each where result is a subset of the source) */
+  tide_graph_t *pg = tide_table_graph(res[1][0]);
+  tide_error err;
+  CHECK_OK(tide_graph_start(pg, 1000000ULL, &err), err); /* 1 ms */
+  int reads = 0, bad = 0;
+  for (int r = 0; r < 30; r++) {
+    usleep(1000);
+    tide_graph_read_lock(pg);
+    uint64_t n = tide_table_size(res[1][PAR_N - 1]);
+    for (int i = 0; i < 6; i++) {
+      const tide_rowset_t *w = tide_table_rowset(res[1][i]);
+      if (tide_rowset_size(w) > n || (!tide_rowset_is_empty(w) && tide_rowset_last(w) >= n)) bad++;
+    }
+    if (tide_table_size(res[1][10]) != n) bad++; /* the serial mirror */
+    tide_graph_read_unlock(pg);
+    reads++;
+  }
+  CHECK_OK(tide_graph_stop(pg, &err), err);
+  CHECK(reads == 30 && bad == 0 && tide_table_size(res[1][PAR_N - 1]) > 240);
+  for (int p = 0; p < 2; p++) {
+    tide_graph_t *g = tide_table_graph(res[p][0]);
+    for (int i = 0; i < PAR_N; i++) tide_table_free(res[p][i]);
+    tide_graph_free(g);
+  }
+  tide_set_threads(threads, NULL);
+}
+
 int main(void) {
   test_create_while_cycling();
   test_free_in_cycle();
@@ -477,5 +682,7 @@ int main(void) {
   test_diamond();
   test_static_listen();
   test_validate_rules();
+  test_parallel_levels();
+  CHECK(der_no_update == 0);
   return tu_finish("test_graph");
 }

@@ -741,6 +741,200 @@ static void test_oom(tu_rng *g, int rounds) {
   CHECK(failures_seen > 0);
 }
 
+/* ------------------------------------------------------------ copy-on-write copies
+ * tide_rowset_copy shares bitmap buckets: a family of copies (copies of
+ * copies, originals freed early) is mutated independently, each against
+ * its own naive model; then the sharing itself (a copy + a one-key edit
+ * duplicates only the bucket it touches). */
+
+static void cow_mutate(tu_rng *g, tide_rowset_t *rs, ref_t *r) {
+  uint64_t lo = r->n ? r->k[0] : rand_base(g);
+  uint64_t span = r->n ? r->k[r->n - 1] - lo + 100 : 1000;
+  uint64_t k = lo + tu_below(g, span);
+  uint64_t len = tu_below(g, 4) ? tu_below(g, 10) : tu_below(g, 20000);
+  tide_status st = TIDE_OK;
+  switch (tu_below(g, 8)) {
+    case 0:
+    case 1:
+      st = tide_rowset_insert(rs, k);
+      ref_add_range(r, k, k);
+      break;
+    case 2:
+    case 3: {
+      if (r->n && tu_below(g, 2)) k = r->k[tu_below(g, r->n)];
+      st = tide_rowset_remove(rs, k);
+      size_t lb = ref_lower(r, k);
+      if (lb < r->n && r->k[lb] == k) {
+        memmove(r->k + lb, r->k + lb + 1, (r->n - lb - 1) * sizeof *r->k);
+        r->n--;
+      }
+      break;
+    }
+    case 4:
+      st = tide_rowset_insert_range(rs, k, k + len);
+      ref_add_range(r, k, k + len);
+      break;
+    case 5: {
+      st = tide_rowset_remove_range(rs, k, k + len);
+      size_t j = 0;
+      for (size_t i = 0; i < r->n; i++)
+        if (r->k[i] < k || r->k[i] > k + len) r->k[j++] = r->k[i];
+      r->n = j;
+      break;
+    }
+    default: { /* union / minus / intersect with a small random set near the keys */
+      ref_t o = {0};
+      size_t n = tu_below(g, 200);
+      for (size_t i = 0; i < n; i++)
+        ref_push(&o, tu_below(g, 3) || !r->n ? lo + tu_below(g, span) : r->k[tu_below(g, r->n)]);
+      ref_norm(&o);
+      tide_rowset_t *os = tide_rowset_from_keys(o.k, o.n);
+      int op = (int)tu_below(g, 5);
+      op = op < 2 ? 0 : op < 4 ? 2 : 1;
+      st = op == 0 ? tide_rowset_union_inplace(rs, os)
+           : op == 1 ? tide_rowset_intersect_inplace(rs, os) : tide_rowset_minus_inplace(rs, os);
+      ref_t t = ref_op(r, &o, op);
+      free(r->k);
+      *r = t;
+      tide_rowset_free(os);
+      free(o.k);
+      break;
+    }
+  }
+  CHECK(st == TIDE_OK);
+}
+
+static void test_cow_copies(tu_rng *g, int rounds) {
+  enum { NS = 4 };
+  int checked = 0;
+  for (int round = 0; round < rounds; round++) {
+    tide_rowset_t *s[NS] = {0};
+    ref_t r[NS] = {{0}};
+    r[0] = gen_ref(g);
+    s[0] = build(g, &r[0]);
+    int steps = 20 + (int)tu_below(g, 60);
+    for (int step = 0; step < steps; step++) {
+      int i = (int)tu_below(g, NS);
+      if (!s[i]) {
+        int from = (int)tu_below(g, NS);
+        if (!s[from]) continue;
+        s[i] = tide_rowset_copy(s[from]); /* copy of a live (maybe copied) set */
+        CHECK(s[i] != NULL);
+        r[i] = ref_copy(&r[from]);
+        CHECK(tide_rowset_equals(s[i], s[from]));
+      } else if (tu_below(g, 12) == 0) {
+        tide_rowset_free(s[i]); /* drop one holder of shared buckets */
+        free(r[i].k);
+        s[i] = NULL;
+        r[i] = (ref_t){0};
+      } else {
+        cow_mutate(g, s[i], &r[i]);
+        if (tide_rowset_size(s[i]) != r[i].n) {
+          CHECK_MSG(false, "cow: size %llu want %zu step %d seed=%llu",
+                    (unsigned long long)tide_rowset_size(s[i]), r[i].n, step, (unsigned long long)g_seed);
+          break;
+        }
+      }
+    }
+    for (int i = 0; i < NS; i++) {
+      if (s[i]) {
+        check_set(g, s[i], &r[i], "cow copy");
+        checked++;
+      }
+      tide_rowset_free(s[i]);
+      free(r[i].k);
+    }
+  }
+  CHECK(checked > rounds);
+
+  /* sharing: 1e5 sparse keys over 64 buckets */
+  ref_t r0 = {0};
+  for (uint64_t i = 0; i < 100000; i++) ref_push(&r0, i * 10007);
+  tide_rowset_t *a = tide_rowset_from_keys(r0.k, r0.n);
+  CHECK(tide__rowset_kind(a) == 1);
+  size_t nb = tide__rowset_parts(a);
+  CHECK(nb == 60 && tide__rowset_shared_parts(a) == 0);
+  tide_rowset_t *b = tide_rowset_copy(a);
+  CHECK(tide__rowset_shared_parts(a) == nb && tide__rowset_shared_parts(b) == nb);
+  CHECK(tide_rowset_insert(b, 5 * 10007 + 1) == TIDE_OK); /* bucket 0 only */
+  CHECK(tide_rowset_remove(b, 99999 * 10007) == TIDE_OK); /* the last bucket */
+  CHECK(tide_rowset_remove(b, 3) == TIDE_OK);             /* absent: shares on */
+  CHECK_MSG(tide__rowset_shared_parts(b) == nb - 2 && tide__rowset_shared_parts(a) == nb - 2,
+            "cow: %zu/%zu buckets still shared, want %zu", tide__rowset_shared_parts(b),
+            tide__rowset_shared_parts(a), nb - 2);
+  check_set(g, a, &r0, "cow original");
+  /* out-of-place ops share the buckets they do not touch */
+  tide_rowset_t *one = tide_rowset_from_keys((uint64_t[]){7 * 10007, 8 * 10007}, 2);
+  tide_rowset_t *m = tide_rowset_minus(a, one);
+  CHECK(tide_rowset_size(m) == r0.n - 2 && tide__rowset_shared_parts(m) == nb - 1);
+  tide_rowset_t *u = tide_rowset_union(m, one);
+  CHECK(tide_rowset_equals(u, a) && tide__rowset_shared_parts(u) == nb - 1);
+  tide_rowset_t *h = tide_rowset_subset_by_pos(a, 5000, 50000);
+  CHECK(tide_rowset_size(h) == 50000 && tide__rowset_shared_parts(h) + 2 >= tide__rowset_parts(h));
+  tide_rowset_free(h);
+  tide_rowset_free(u);
+  tide_rowset_free(m);
+  tide_rowset_free(one);
+  tide_rowset_free(a); /* b keeps the shared buckets alive */
+  CHECK(tide__rowset_shared_parts(b) == 0);
+  ref_add_range(&r0, 5 * 10007 + 1, 5 * 10007 + 1);
+  r0.n--; /* the last key went */
+  check_set(g, b, &r0, "cow copy after the original was freed");
+  tide_rowset_free(b);
+  free(r0.k);
+}
+
+/* Copies on several threads: each thread copies the shared base, edits its
+ * copy and drops it, while the others do the same (atomic bucket counts). */
+typedef struct {
+  const tide_rowset_t *base;
+  const ref_t *r;
+  uint64_t seed;
+  int bad;
+} cow_thread_t;
+
+static void *cow_thread(void *arg) {
+  cow_thread_t *a = arg;
+  tu_rng g = {a->seed};
+  for (int rep = 0; rep < 30; rep++) {
+    tide_rowset_t *c = tide_rowset_copy(a->base);
+    if (!c) {
+      a->bad++;
+      continue;
+    }
+    uint64_t k = a->r->k[tu_below(&g, a->r->n)];
+    if (tide_rowset_remove(c, k) != TIDE_OK || tide_rowset_insert(c, k + 1) != TIDE_OK) a->bad++;
+    bool had = false;
+    for (size_t i = 0; i < a->r->n && !had; i++) had = a->r->k[i] == k + 1;
+    if (tide_rowset_size(c) != a->r->n - (had ? 1 : 0)) a->bad++;
+    if (tide_rowset_contains(c, k) || !tide_rowset_contains(a->base, k)) a->bad++;
+    tide_rowset_free(c);
+  }
+  return NULL;
+}
+
+static void test_cow_threads(tu_rng *g) {
+  ref_t r = {0};
+  for (int i = 0; i < 20000; i++) ref_push(&r, tu_below(g, UINT64_C(1) << 30));
+  ref_norm(&r);
+  tide_rowset_t *rs = tide_rowset_from_keys(r.k, r.n);
+  cow_thread_t args[4];
+  pthread_t th[4];
+  for (int t = 0; t < 4; t++) {
+    args[t] = (cow_thread_t){rs, &r, tu_next(g), 0};
+    CHECK(pthread_create(&th[t], NULL, cow_thread, &args[t]) == 0);
+  }
+  for (int t = 0; t < 4; t++) {
+    pthread_join(th[t], NULL);
+    CHECK_MSG(args[t].bad == 0, "cow thread %d: %d mismatches seed=%llu", t, args[t].bad,
+              (unsigned long long)g_seed);
+  }
+  check_set(g, rs, &r, "cow base after threads");
+  CHECK(tide__rowset_shared_parts(rs) == 0);
+  tide_rowset_free(rs);
+  free(r.k);
+}
+
 /* Concurrent readers: several threads query and iterate one shared set. */
 typedef struct {
   const tide_rowset_t *rs;
@@ -800,12 +994,19 @@ static void test_concurrent_readers(tu_rng *g) {
 int main(void) {
   g_seed = tu_seed(0x5eed1234ULL);
   tu_rng g = {g_seed};
+  if (getenv("TIDE_TEST_THREADS_ONLY")) { /* the ThreadSanitizer pass (scripts/test) */
+    test_concurrent_readers(&g);
+    test_cow_threads(&g);
+    return tu_finish("test_rowset (threaded parts)");
+  }
   test_basics();
   test_build_and_query(&g, 120);
   test_set_ops(&g, 130);
   test_mutation(&g, 80);
   test_shift(&g, 130);
   test_concurrent_readers(&g);
+  test_cow_copies(&g, 120);
+  test_cow_threads(&g);
   test_oom(&g, 40);
   printf("checked %d range sets, %d bitmap sets\n", g_kinds[0], g_kinds[1]);
   CHECK(g_kinds[0] > 100 && g_kinds[1] > 100);

@@ -92,7 +92,10 @@ tide_graph_t *tide_table_graph(const tide_table_t *t);
  * the update (valid only during the call). The previous RowSet and values
  * are readable then. Returns a handle (owned by the table; remove it with
  * tide_listener_remove or it goes with the table), NULL with err for a
- * static table or on OOM. */
+ * static table or on OOM. Listeners always run on the writer thread, one
+ * at a time, in the tables' queue order, once every table of t's level in
+ * the graph has been notified (tables of one level may be notified in
+ * parallel; TIDE_GRAPH_PARALLEL=0 turns that off). */
 typedef void (*tide_listener_fn)(tide_table_t *t, const tide_update_t *u, void *ctx);
 typedef struct tide_listener_s tide_listener_t;
 tide_listener_t *tide_table_listen(tide_table_t *t, tide_listener_fn fn, void *ctx,

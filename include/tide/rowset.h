@@ -49,7 +49,10 @@ tide_rowset_t *tide_rowset_create(void);
 tide_rowset_t *tide_rowset_create_range(uint64_t first, uint64_t last);
 /* Keys in any order; duplicates allowed. */
 tide_rowset_t *tide_rowset_from_keys(const uint64_t *keys, size_t n);
-/* Deep copy (a new RowSet with one reference). */
+/* Copy (a new RowSet with one reference, independent of rs). Bitmap
+ * buckets are shared copy-on-write until either set changes them, so a
+ * copy costs O(ranges or buckets) and copy + small edit O(edit + buckets
+ * touched); safe with rs read, copied or freed on other threads. */
 tide_rowset_t *tide_rowset_copy(const tide_rowset_t *rs);
 
 tide_rowset_t *tide_rowset_retain(tide_rowset_t *rs);
