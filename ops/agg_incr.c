@@ -3,13 +3,11 @@
  * (docs/TICKING.md, decision 5).
  *
  * Every aggregation has a listener: count, sum, abs_sum, avg, std, var,
- * weighted_sum, weighted_avg in O(changed rows); min, max, first, last in
+ * weighted_sum, weighted_avg in O(changed rows); median, pct,
+ * count_distinct in O(changed rows x log); min, max, first, last in
  * O(changed rows) except in cycles that remove a group's extreme/first/last
- * row (then one scan of the input); median, pct, count_distinct by
- * recomputation of the touched groups (one scan of the input per cycle
- * that changes anything). Order statistics over blink inputs are refused
- * (TIDE_ERR_UNSUPPORTED: the rows are gone, there is nothing to recompute
- * from).
+ * row (then one scan of the input). Every kind works over every input
+ * kind (blink: over the whole observed stream).
  *
  * State: the columnar hash table (kernels/hash.h) maps key tuples to group
  * ids 0..ngroups-1 in order of first appearance ever; ids are never reused.
@@ -41,9 +39,20 @@
  * group is written. Blink inputs: first is set once per group, last is the
  * last row of the latest batch that had rows of the group.
  *
- * median, pct, count_distinct: the static agg_by (ops/agg.c, so exactly
- * the static semantics) over a static table of the current rows of the
- * touched groups, written back by group id.
+ * median, pct, count_distinct keep per group the ordered multiset of its
+ * non-null values (os_set below: distinct values with their counts in
+ * sorted blocks), updated like the sums: removed and replaced values (read
+ * with tide_source_fill_prev) are removed, added and new ones inserted, so
+ * a cycle costs O(changed rows x (log(group values) + block size)). The
+ * touched groups' outputs are read from their sets with the static
+ * definitions of ops/agg.c: values ordered by the radix-sort encoding
+ * (-0.0 equals 0.0, NaN sorts last and all NaNs are one value), symbols by
+ * string, strings by strcmp; pct p is the value at floor(p (n - 1)); the
+ * median of an integer or float column is the mean of the values at
+ * floor((n - 1) / 2) and floor(n / 2) (a double), of other types the
+ * first of them; count_distinct is the number of distinct values (+1 with
+ * count_nulls when the group has a null row). Strings are kept as pointers
+ * into the input's storage (kept alive by the output column).
  *
  * No per-row state is kept: the group of a removed or modified row is found
  * by probing the hash table with the previous key values, so input shifts
@@ -67,15 +76,21 @@
  * table. Append-only inputs never remove.
  *
  * Floating point: sums are maintained by adding and subtracting, so they
- * can differ in the last bits from a fresh sum. NaN and infinities are not
- * tracked separately: once a NaN or infinite value entered a group's sum,
- * that sum stays NaN/infinite until the group's non-null count returns to
- * zero. std/var keep the sum and the sum of squares of v - K, K being a
- * value of the group chosen when it had none (less cancellation).
+ * can differ in the last bits from a fresh sum. NaN and infinities never
+ * enter the running sums: each float accumulator counts per group its NaN,
+ * +inf and -inf summands (values; abs_sum: absolute values; weighted:
+ * the products w * v and the weights apart), and the result is what IEEE
+ * addition of every summand gives (a NaN, or +inf with -inf: NaN; else
+ * the infinity; else the finite sum), so removing the last NaN or infinity
+ * of a group restores its finite result. std/var of a group holding a NaN
+ * or an infinity is NaN (as the static Welford update gives). std/var keep
+ * the sum and the sum of squares of v - K, K being a finite value of the
+ * group chosen when it had none (less cancellation).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "kernels/agg.h"
@@ -83,6 +98,254 @@
 #include "kernels/radix.h"
 #include "ops/agg_int.h"
 #include "sched/graph_int.h"
+
+/* ------------------------------------------- ordered multisets (os_set)
+ *
+ * The non-null values of one group for median/pct/count_distinct: distinct
+ * values in order with their multiplicities, in blocks of at most OS_BMAX
+ * entries (a sorted list of sorted blocks). Values are uint64 keys: the
+ * order-preserving encoding of kernels/radix.h for numeric, bool and
+ * timestamp inputs (OS_U64: -0.0 is 0.0, every NaN one value, as the static
+ * sort), the dictionary code for symbols compared by their strings (OS_SYM:
+ * a copy of the dictionary's string pointers, extended with the new codes
+ * each cycle, so a growing dictionary costs O(new symbols)), the string
+ * pointer compared with strcmp (OS_STR).
+ * Insert and remove: a binary search over the blocks' last keys
+ * (contiguous), one inside the block, and a move of at most OS_BMAX
+ * entries; a full block splits, a small one merges with a neighbour. The
+ * k-th value: a scan of the blocks' counts (contiguous, values / ~64
+ * entries) then of one block. */
+#ifndef OS_BMAX
+#define OS_BMAX 128
+#endif
+enum { OS_U64, OS_SYM, OS_STR };
+
+typedef struct os_blk {
+  uint32_t n, cap;
+  uint64_t *k; /* cap keys, then cap counts (one allocation) */
+} os_blk;
+
+typedef struct os_set {
+  uint64_t total;    /* values, with multiplicity */
+  uint64_t distinct; /* distinct values */
+  uint32_t nb, bcap;
+  os_blk *b;         /* blocks in value order, none empty */
+  uint64_t *bmax;    /* last key of each block */
+  uint64_t *btot;    /* values in each block */
+} os_set;
+
+static void os_free(os_set *s) {
+  for (uint32_t i = 0; i < s->nb; i++) tide_free(s->b[i].k);
+  tide_free(s->b);
+  tide_free(s->bmax);
+  tide_free(s->btot);
+  memset(s, 0, sizeof *s);
+}
+
+/* Lower bound of x: the block bi and position pos of the first value >= x
+ * (the end of the last block when none); found when that value equals x. */
+#define OS_FIND(NAME, LESS)                                                              \
+  static inline void NAME(const os_set *s, uint64_t x, const char *const *syms,          \
+                          uint32_t *bi, uint32_t *pos, bool *found) {                    \
+    (void)syms;                                                                          \
+    uint32_t lo = 0, hi = s->nb;                                                         \
+    while (lo < hi) {                                                                    \
+      uint32_t m = lo + (hi - lo) / 2;                                                   \
+      if (LESS(s->bmax[m], x)) lo = m + 1;                                               \
+      else hi = m;                                                                       \
+    }                                                                                    \
+    if (lo == s->nb) {                                                                   \
+      *bi = s->nb ? s->nb - 1 : 0;                                                       \
+      *pos = s->nb ? s->b[s->nb - 1].n : 0;                                              \
+      *found = false;                                                                    \
+      return;                                                                            \
+    }                                                                                    \
+    const uint64_t *k = s->b[lo].k;                                                      \
+    uint32_t a = 0, z = s->b[lo].n;                                                      \
+    while (a < z) {                                                                      \
+      uint32_t m = a + (z - a) / 2;                                                      \
+      if (LESS(k[m], x)) a = m + 1;                                                      \
+      else z = m;                                                                        \
+    }                                                                                    \
+    *bi = lo;                                                                            \
+    *pos = a;                                                                            \
+    *found = !LESS(x, k[a]); /* a < n: bmax[lo] >= x */                                  \
+  }
+#define OS_LESS_U64(a, b) ((a) < (b))
+#define OS_LESS_SYM(a, b) (strcmp(syms[(a)], syms[(b)]) < 0)
+#define OS_LESS_STR(a, b) (strcmp((const char *)(uintptr_t)(a), (const char *)(uintptr_t)(b)) < 0)
+OS_FIND(os_find_u64, OS_LESS_U64)
+OS_FIND(os_find_sym, OS_LESS_SYM)
+OS_FIND(os_find_str, OS_LESS_STR)
+#undef OS_FIND
+
+/* Reallocate block b to capacity cap (>= b->n). */
+static bool os_blk_resize(os_blk *b, uint32_t cap) {
+  uint64_t *k = tide_malloc((size_t)cap * 2 * sizeof *k);
+  if (!k) return false;
+  if (b->k) {
+    memcpy(k, b->k, b->n * sizeof *k);
+    memcpy(k + cap, b->k + b->cap, b->n * sizeof *k);
+    tide_free(b->k);
+  }
+  b->k = k;
+  b->cap = cap;
+  return true;
+}
+
+/* Room for one more block in s. */
+static bool os_reserve_blocks(os_set *s) {
+  if (s->nb < s->bcap) return true;
+  uint32_t cap = s->bcap ? s->bcap * 2 : 2;
+  os_blk *b = tide_realloc(s->b, cap * sizeof *b);
+  if (!b) return false;
+  s->b = b;
+  uint64_t *m = tide_realloc(s->bmax, cap * sizeof *m);
+  if (!m) return false;
+  s->bmax = m;
+  uint64_t *t = tide_realloc(s->btot, cap * sizeof *t);
+  if (!t) return false;
+  s->btot = t;
+  s->bcap = cap;
+  return true;
+}
+
+/* Open a hole for a block at index i (block i left empty). */
+static void os_open_block(os_set *s, uint32_t i) {
+  memmove(s->b + i + 1, s->b + i, (s->nb - i) * sizeof *s->b);
+  memmove(s->bmax + i + 1, s->bmax + i, (s->nb - i) * sizeof *s->bmax);
+  memmove(s->btot + i + 1, s->btot + i, (s->nb - i) * sizeof *s->btot);
+  memset(&s->b[i], 0, sizeof s->b[i]);
+  s->nb++;
+}
+
+static void os_close_block(os_set *s, uint32_t i) {
+  tide_free(s->b[i].k);
+  memmove(s->b + i, s->b + i + 1, (s->nb - i - 1) * sizeof *s->b);
+  memmove(s->bmax + i, s->bmax + i + 1, (s->nb - i - 1) * sizeof *s->bmax);
+  memmove(s->btot + i, s->btot + i + 1, (s->nb - i - 1) * sizeof *s->btot);
+  s->nb--;
+}
+
+/* Add one x at the position an os_find_* returned. False on OOM (s
+ * unchanged). */
+static bool os_insert(os_set *s, uint32_t bi, uint32_t pos, bool found, uint64_t x) {
+  if (found) {
+    s->b[bi].k[s->b[bi].cap + pos]++;
+    s->btot[bi]++;
+    s->total++;
+    return true;
+  }
+  if (s->nb == 0) {
+    if (!os_reserve_blocks(s)) return false;
+    os_blk nb0 = {0, 0, NULL};
+    if (!os_blk_resize(&nb0, 4)) return false;
+    s->b[0] = nb0;
+    s->btot[0] = 0;
+    s->nb = 1;
+    bi = pos = 0;
+  }
+  os_blk *b = &s->b[bi];
+  if (b->n == b->cap) {
+    if (b->cap < OS_BMAX) {
+      if (!os_blk_resize(b, TIDE_MIN(b->cap * 2, (uint32_t)OS_BMAX))) return false;
+    } else if (pos == b->n && bi == s->nb - 1) {
+      /* past the largest value (ascending inserts): a new last block, the
+       * full one stays full */
+      os_blk nw = {0, 0, NULL};
+      if (!os_reserve_blocks(s) || !os_blk_resize(&nw, OS_BMAX)) return false;
+      os_open_block(s, bi + 1);
+      s->b[bi + 1] = nw;
+      s->btot[bi + 1] = 0;
+      bi++;
+      pos = 0;
+      b = &s->b[bi];
+    } else {
+      /* split: the upper half moves to a new block bi + 1 */
+      os_blk nw = {0, 0, NULL};
+      if (!os_reserve_blocks(s) || !os_blk_resize(&nw, OS_BMAX)) return false;
+      b = &s->b[bi];
+      const uint32_t h = b->n / 2, m = b->n - h;
+      memcpy(nw.k, b->k + h, m * sizeof *nw.k);
+      memcpy(nw.k + nw.cap, b->k + b->cap + h, m * sizeof *nw.k);
+      nw.n = m;
+      uint64_t t = 0;
+      for (uint32_t j = 0; j < m; j++) t += nw.k[nw.cap + j];
+      b->n = h;
+      os_open_block(s, bi + 1);
+      s->b[bi + 1] = nw;
+      s->bmax[bi + 1] = s->bmax[bi];
+      s->btot[bi + 1] = t;
+      s->btot[bi] -= t;
+      s->bmax[bi] = s->b[bi].k[h - 1];
+      if (pos > h) {
+        bi++;
+        pos -= h;
+      }
+      b = &s->b[bi];
+    }
+  }
+  uint64_t *k = b->k, *c = b->k + b->cap;
+  memmove(k + pos + 1, k + pos, (b->n - pos) * sizeof *k);
+  memmove(c + pos + 1, c + pos, (b->n - pos) * sizeof *c);
+  k[pos] = x;
+  c[pos] = 1;
+  b->n++;
+  if (pos == b->n - 1) s->bmax[bi] = x;
+  s->btot[bi]++;
+  s->total++;
+  s->distinct++;
+  return true;
+}
+
+/* Merge block i + 1 into block i (their entries fit OS_BMAX). */
+static bool os_merge(os_set *s, uint32_t i) {
+  os_blk *a = &s->b[i];
+  const os_blk *b = &s->b[i + 1];
+  if (a->n + b->n > a->cap && !os_blk_resize(a, OS_BMAX)) return false;
+  memcpy(a->k + a->n, b->k, b->n * sizeof *a->k);
+  memcpy(a->k + a->cap + a->n, b->k + b->cap, b->n * sizeof *a->k);
+  a->n += b->n;
+  s->btot[i] += s->btot[i + 1];
+  s->bmax[i] = s->bmax[i + 1];
+  os_close_block(s, i + 1);
+  return true;
+}
+
+/* Remove one x found by an os_find_* at (bi, pos). */
+static void os_remove(os_set *s, uint32_t bi, uint32_t pos) {
+  os_blk *b = &s->b[bi];
+  uint64_t *k = b->k, *c = b->k + b->cap;
+  s->btot[bi]--;
+  s->total--;
+  if (--c[pos]) return;
+  memmove(k + pos, k + pos + 1, (b->n - pos - 1) * sizeof *k);
+  memmove(c + pos, c + pos + 1, (b->n - pos - 1) * sizeof *c);
+  b->n--;
+  s->distinct--;
+  if (b->n == 0) {
+    os_close_block(s, bi);
+    return;
+  }
+  if (pos == b->n) s->bmax[bi] = k[b->n - 1];
+  /* a small block merges with a neighbour when both fit half a block (a
+   * failed merge only leaves a small block) */
+  if (b->n < OS_BMAX / 8) {
+    if (bi + 1 < s->nb && b->n + s->b[bi + 1].n <= OS_BMAX / 2) (void)os_merge(s, bi);
+    else if (bi > 0 && b->n + s->b[bi - 1].n <= OS_BMAX / 2) (void)os_merge(s, bi - 1);
+  }
+}
+
+/* The value at index idx < total of the ordered values. */
+static uint64_t os_kth(const os_set *s, uint64_t idx) {
+  uint32_t bi = 0;
+  while (idx >= s->btot[bi]) idx -= s->btot[bi++];
+  const os_blk *b = &s->b[bi];
+  const uint64_t *c = b->k + b->cap;
+  uint32_t j = 0;
+  while (idx >= c[j]) idx -= c[j++];
+  return b->k[j];
+}
 
 typedef struct ai_item {
   tide_agg_kind_t kind;
@@ -105,6 +368,24 @@ typedef struct ai_item {
   size_t w;
   uint32_t *ranks;
   uint32_t nranks;
+  /* NaN and infinities among the summands of float sums (sum, abs_sum,
+   * avg, std, var; weighted: products then weights), per group and side:
+   * nf[side][g * nfw + {0: NaN, 1: +inf, 2: -inf} (+ 3 for weights)];
+   * nfw 0 when the inputs cannot hold them (integers) */
+  unsigned nfw;
+  uint64_t *nf[2];
+  /* median, pct, count_distinct: each group's non-null values */
+  int osmode;          /* OS_U64, OS_SYM, OS_STR */
+  double pct;
+  bool count_nulls;
+  os_set *os;          /* gcap entries */
+  const char **syms;   /* OS_SYM: string of each dictionary code */
+  uint32_t nsyms, symcap;
+  /* the first snapshot of a big input: (value, group) pairs collected,
+   * then sorted and appended to the sets in order */
+  uint64_t *bk, *bv;
+  uint64_t bn;
+  char name[AGG_NAME_MAX];
 } ai_item;
 
 typedef struct ai_state {
@@ -124,6 +405,7 @@ typedef struct ai_state {
   uint32_t ntouched;
   uint64_t cyc;
   bool blink;
+  bool bulk;              /* collecting the first snapshot (ai_os_bulk) */
   /* first/last: each group's first and last row key (current key space;
    * TIDE_NULL_KEY: none), groups to recompute; blink inputs: the cycle
    * that set them (their rows are gone afterwards) */
@@ -132,17 +414,9 @@ typedef struct ai_state {
   uint8_t *fldirty;
   bool flany;
   uint64_t *okeys;
-  /* median/pct/count_distinct: the static agg_by over the rows of the
-   * touched groups (specs os_specs[0..nos), for items os_item[]) */
-  size_t nos;
-  tide_agg_spec_t *os_specs;
-  char (*os_cols)[2 * AGG_NAME_MAX + 2];
-  const char **os_colptr;
-  size_t *os_item;
-  const char **bynames;
   uint8_t *mask;          /* per item: apply in the current pass */
   /* chunk scratch */
-  uint64_t *keybuf, *pkeys;
+  uint64_t *keybuf, *pkeys, *enc;
   void **kvals;           /* nby buffers of TIDE_CHUNK_SIZE * 8 bytes */
   uint32_t *ids, *rowof;
   void *vbuf, *wbuf;
@@ -191,6 +465,14 @@ static void ai_state_free(ai_state *s) {
     tide_free(it->acc);
     tide_free(it->dirty);
     tide_free(it->ranks);
+    tide_free(it->nf[0]);
+    tide_free(it->nf[1]);
+    tide_free(it->syms);
+    tide_free(it->bk);
+    tide_free(it->bv);
+    if (it->os)
+      for (uint32_t g = 0; g < s->gcap; g++) os_free(&it->os[g]);
+    tide_free(it->os);
   }
   if (s->keyout)
     for (size_t k = 0; k < s->nby; k++) tide_source_release(s->keyout[k]);
@@ -212,14 +494,10 @@ static void ai_state_free(ai_state *s) {
   tide_free(s->lstamp);
   tide_free(s->fldirty);
   tide_free(s->okeys);
-  tide_free(s->os_specs);
-  tide_free(s->os_cols);
-  tide_free(s->os_colptr);
-  tide_free(s->os_item);
-  tide_free(s->bynames);
   tide_free(s->mask);
   tide_free(s->keybuf);
   tide_free(s->pkeys);
+  tide_free(s->enc);
   tide_free(s->ids);
   tide_free(s->rowof);
   tide_free(s->vbuf);
@@ -229,6 +507,10 @@ static void ai_state_free(ai_state *s) {
   tide_free(s->valid);
   tide_free(s->wvalid);
   tide_free(s);
+}
+
+static bool ai_is_os(tide_agg_kind_t k) {
+  return k == TIDE_AGG_MEDIAN || k == TIDE_AGG_PCT || k == TIDE_AGG_COUNT_DISTINCT;
 }
 
 /* Grow a zero-initialised array from oldn to newn elements of size w. */
@@ -259,7 +541,13 @@ static tide_status ai_reserve(ai_state *s, uint32_t need, tide_error *err) {
   }
   for (size_t i = 0; ok && i < s->nitems; i++) {
     ai_item *it = &s->items[i];
-    if (it->kind == TIDE_AGG_STD || it->kind == TIDE_AGG_VAR)
+    if (ai_is_os(it->kind)) {
+      ok = ai_grow((void **)&it->os, s->gcap, cap, sizeof *it->os);
+      continue;
+    }
+    for (int k = 0; ok && k < 2 && it->nfw; k++)
+      ok = ai_grow((void **)&it->nf[k], (size_t)s->gcap * it->nfw, (size_t)cap * it->nfw, 8);
+    if (ok && (it->kind == TIDE_AGG_STD || it->kind == TIDE_AGG_VAR))
       ok = ai_grow((void **)&it->dirty, s->gcap, cap, 1);
     if (ok && (it->kind == TIDE_AGG_MIN || it->kind == TIDE_AGG_MAX)) {
       ok = ai_grow((void **)&it->acc, s->gcap, cap, it->w) &&
@@ -333,10 +621,28 @@ static void ai_mark_dirty(ai_item *it, const uint32_t *ids, const void *vals, ui
   if (hit) it->anydirty = true;
 }
 
-/* Refresh the symbol ranks of min/max items whose dictionary grew. */
+/* Refresh the symbol ranks of min/max items whose dictionary grew, and
+ * the code -> string tables of order-statistic symbol items (new codes). */
 static tide_status ai_ranks(ai_state *s, tide_table_t *t, tide_error *err) {
   for (size_t i = 0; i < s->nitems; i++) {
     ai_item *it = &s->items[i];
+    if (ai_is_os(it->kind) && it->type == TIDE_SYMBOL) {
+      /* order statistics: the strings of the new codes */
+      const tide_symtab_t *st = t->cols[it->in]->symtab;
+      uint32_t sz = tide_symtab_size(st);
+      if (sz <= it->nsyms) continue;
+      if (sz > it->symcap) {
+        uint32_t cap = it->symcap ? it->symcap : 64;
+        while (cap < sz) cap *= 2;
+        const char **p = tide_realloc(it->syms, cap * sizeof *p);
+        if (!p) return ai_oom(s, err);
+        it->syms = p;
+        it->symcap = cap;
+      }
+      for (uint32_t c = it->nsyms; c < sz; c++) it->syms[c] = tide_symtab_str(st, (int32_t)c);
+      it->nsyms = sz;
+      continue;
+    }
     if ((it->kind != TIDE_AGG_MIN && it->kind != TIDE_AGG_MAX) || it->type != TIDE_SYMBOL)
       continue;
     const tide_symtab_t *st = t->cols[it->in]->symtab;
@@ -380,6 +686,9 @@ static tide_status ai_recompute(ai_state *s, tide_table_t *t, tide_error *err) {
         it->cnt[0][g] = it->cnt[1][g] = 0;
         it->sum[0][g] = it->sum[1][g] = 0;
         it->sq[0][g] = it->sq[1][g] = 0;
+        if (it->nfw)
+          for (unsigned k = 0; k < it->nfw; k++)
+            it->nf[0][(size_t)g * it->nfw + k] = it->nf[1][(size_t)g * it->nfw + k] = 0;
       } else {
         memcpy(it->acc + (size_t)g * it->w, nv, it->w);
       }
@@ -390,6 +699,7 @@ static tide_status ai_recompute(ai_state *s, tide_table_t *t, tide_error *err) {
   tide_rowset_iter_init(&iter, t->rowset);
   while (tide_rowset_iter_next_chunk(&iter, TIDE_CHUNK_SIZE, &seq, s->keybuf)) {
     uint32_t n = seq.n;
+    atomic_fetch_add_explicit(&tide__agg_incr_scanned_rows, n, memory_order_relaxed);
     if (s->nby == 0) {
       memset(s->ids, 0, n * sizeof *s->ids);
     } else {
@@ -443,88 +753,281 @@ static tide_status ai_recompute(ai_state *s, tide_table_t *t, tide_error *err) {
   return TIDE_OK;
 }
 
-static bool ai_is_os(tide_agg_kind_t k) {
-  return k == TIDE_AGG_MEDIAN || k == TIDE_AGG_PCT || k == TIDE_AGG_COUNT_DISTINCT;
-}
+/* Rows read by whole-input scans and rows applied (test hook, see
+ * ops/agg_int.h). */
+_Atomic uint64_t tide__agg_incr_scanned_rows;
+_Atomic uint64_t tide__agg_incr_applied_rows;
 
-/* Recompute the order statistics of every touched group: the static
- * agg_by over the current rows of those groups (one scan of the input to
- * find them), written back by group. */
-static tide_status ai_ordstat(ai_state *s, tide_table_t *t, tide_error *err) {
-  if (!s->nos || !s->ntouched) return TIDE_OK;
-  tide_status st = TIDE_OK;
-  uint64_t cap = 1024, n = 0;
-  uint8_t *gd = tide_calloc(s->gcap, 1);
-  uint64_t *keys = tide_malloc(cap * sizeof *keys);
-  tide_rowset_t *rs = NULL;
-  tide_table_t *sub = NULL, *r = NULL;
-  const void **kc = NULL;
-  if (!gd || !keys) goto oom;
-  for (uint32_t j = 0; j < s->ntouched; j++) gd[s->touched[j]] = 1;
-  tide_rowset_iter_t iter;
-  tide_rowseq_t seq;
-  tide_rowset_iter_init(&iter, t->rowset);
-  while (tide_rowset_iter_next_chunk(&iter, TIDE_CHUNK_SIZE, &seq, s->keybuf)) {
-    if (s->nby == 0) {
-      memset(s->ids, 0, seq.n * sizeof *s->ids);
-    } else {
-      for (size_t k = 0; k < s->nby; k++) tide_source_fill(t->cols[s->byidx[k]], &seq, s->kvals[k]);
-      tide__keyset_find(s->ks, (const void *const *)s->kvals, seq.n, s->ids);
+/* Median/pct/count_distinct: insert (side 0) or remove (side 1) the
+ * non-null values vals[0..n) of groups ids in the groups' ordered sets. */
+static tide_status ai_os_apply(ai_state *s, ai_item *it, const uint32_t *ids, const void *vals,
+                               uint32_t n, int side, tide_error *err) {
+  uint64_t *k = s->enc;
+  uint8_t *ok = s->valid;
+  switch (it->osmode) {
+    case OS_U64:
+      tide__radix_encode(it->type, vals, n, false, NULL, k);
+      for (uint32_t i = 0; i < n; i++) ok[i] = k[i] != 0; /* 0 encodes null */
+      break;
+    case OS_SYM: {
+      const int32_t *c = vals;
+      for (uint32_t i = 0; i < n; i++) {
+        ok[i] = c[i] >= 0;
+        k[i] = (uint32_t)c[i];
+      }
+      break;
     }
-    if (n + seq.n > cap) {
-      while (n + seq.n > cap) cap *= 2;
-      uint64_t *nk = tide_realloc(keys, cap * sizeof *keys);
-      if (!nk) goto oom;
-      keys = nk;
-    }
-    for (uint32_t i = 0; i < seq.n; i++) {
-      uint32_t g = s->ids[i];
-      if (g != TIDE_KEYSET_ABSENT && gd[g]) keys[n++] = seq.keys ? seq.keys[i] : seq.first + i;
+    default: {
+      const char *const *p = vals;
+      for (uint32_t i = 0; i < n; i++) {
+        ok[i] = p[i] != NULL;
+        k[i] = (uint64_t)(uintptr_t)p[i];
+      }
+      break;
     }
   }
-  rs = tide_rowset_from_keys(keys, n);
-  if (!rs) goto oom;
-  sub = tide_table_create(rs, t->ncols, (const char *const *)t->names, t->cols, err);
-  if (!sub) goto fail;
-  r = tide_agg_by(sub, s->os_specs, s->nos, s->bynames, s->nby, err);
-  if (!r) goto fail;
-  uint64_t nr = tide_table_size(r);
-  kc = tide_malloc((s->nby ? s->nby : 1) * sizeof *kc);
-  if (!kc) goto oom;
-  for (uint64_t pos = 0; pos < nr; pos += TIDE_CHUNK_SIZE) {
-    uint32_t m = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, nr - pos);
-    if (s->nby == 0) {
-      memset(s->ids, 0, m * sizeof *s->ids);
-    } else {
-      for (size_t k = 0; k < s->nby; k++)
-        kc[k] = (const char *)tide_source_flat_data(tide_table_col_source(r, k)) +
-                pos * tide_type_width(s->bytypes[k]);
-      tide__keyset_find(s->ks, kc, m, s->ids);
+  if (s->bulk) { /* side 0: collect */
+    uint64_t *bk = it->bk, *bv = it->bv, m = it->bn;
+    for (uint32_t i = 0; i < n; i++) {
+      bk[m] = k[i];
+      bv[m] = ids[i];
+      m += ok[i];
     }
-    for (uint32_t i = 0; i < m; i++) s->okeys[i] = s->ids[i];
-    for (size_t j = 0; j < s->nos; j++) {
-      tide_source_t *src = tide_table_col_source(r, s->nby + j);
-      const char *data = (const char *)tide_source_flat_data(src) +
-                         pos * tide_type_width(tide_source_type(src));
-      if (tide__source_paged_set(s->items[s->os_item[j]].out, s->okeys, m, data) != TIDE_OK)
-        goto oom;
+    it->bn = m;
+    return TIDE_OK;
+  }
+  const char *const *syms = it->syms;
+  os_set *sets = it->os;
+  uint32_t bad = n;
+#define AI_OS_LOOP(FIND)                                        \
+  for (uint32_t i = 0; i < n; i++) {                            \
+    if (!ok[i]) continue;                                       \
+    os_set *set = &sets[ids[i]];                                \
+    uint32_t bi, pos;                                           \
+    bool f;                                                     \
+    FIND(set, k[i], syms, &bi, &pos, &f);                       \
+    if (side == 0) {                                            \
+      if (!os_insert(set, bi, pos, f, k[i])) return ai_oom(s, err); \
+    } else if (f) {                                             \
+      os_remove(set, bi, pos);                                  \
+    } else {                                                    \
+      bad = i;                                                  \
+      break;                                                    \
+    }                                                           \
+  }
+  switch (it->osmode) {
+    case OS_U64: AI_OS_LOOP(os_find_u64) break;
+    case OS_SYM: AI_OS_LOOP(os_find_sym) break;
+    default: AI_OS_LOOP(os_find_str) break;
+  }
+#undef AI_OS_LOOP
+  if (bad < n)
+    return tide_error_set(err, TIDE_ERR_STATE,
+                          "%s: column '%s': a removed or replaced value is not among its "
+                          "group's values (inconsistent previous values)",
+                          s->op, it->name);
+  return TIDE_OK;
+}
+
+/* Append x, not below any value of s (same: x equals the largest). */
+static bool os_append(os_set *s, uint64_t x, bool same) {
+  if (same) {
+    os_blk *b = &s->b[s->nb - 1];
+    b->k[b->cap + b->n - 1]++;
+    s->btot[s->nb - 1]++;
+    s->total++;
+    return true;
+  }
+  return os_insert(s, s->nb ? s->nb - 1 : 0, s->nb ? s->b[s->nb - 1].n : 0, false, x);
+}
+
+/* The first snapshot of the order-statistic item it, collected as
+ * (value, group) pairs by ai_os_apply: sort them by value (radix sort,
+ * symbols by rank, strings by strcmp) and append each to its group's set
+ * (ascending, so every set is built without moves). */
+static tide_status ai_os_bulk(ai_state *s, tide_table_t *t, ai_item *it, tide_error *err) {
+  const uint64_t n = it->bn;
+  const int nt = tide__threads_for(n);
+  uint64_t *tk = tide_malloc((n ? n : 1) * sizeof *tk);
+  uint64_t *tv = tide_malloc((n ? n : 1) * sizeof *tv);
+  const char **strs = NULL;
+  uint32_t *ranks = NULL;
+  tide_status st = TIDE_OK;
+  if (!tk || !tv) goto oom;
+  os_set *sets = it->os;
+  if (it->osmode == OS_STR) {
+    strs = tide_malloc((n ? n : 1) * sizeof *strs);
+    if (!strs) goto oom;
+    for (uint64_t i = 0; i < n; i++) strs[i] = (const char *)(uintptr_t)it->bk[i];
+    tide__sort_strings_par(strs, it->bv, n, false, (const char **)(void *)tk, tv, nt);
+    for (uint64_t i = 0; i < n; i++) {
+      os_set *set = &sets[it->bv[i]];
+      const bool same =
+          set->nb && strcmp((const char *)(uintptr_t)set->bmax[set->nb - 1], strs[i]) == 0;
+      if (!os_append(set, (uint64_t)(uintptr_t)strs[i], same)) goto oom;
+    }
+    goto done;
+  }
+  uint64_t *ok, *ov;
+  if (it->osmode == OS_SYM) {
+    ranks = tide__radix_symbol_ranks(t->cols[it->in]->symtab, err);
+    if (!ranks) {
+      st = err && err->status != TIDE_OK ? err->status : TIDE_ERR_NOMEM;
+      goto done;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+      it->bv[i] = it->bv[i] << 32 | it->bk[i];
+      it->bk[i] = ranks[it->bk[i]];
+    }
+  }
+  tide__radix_sort_par(it->bk, it->bv, tk, tv, n, nt, &ok, &ov);
+  if (it->osmode == OS_SYM) {
+    for (uint64_t i = 0; i < n; i++) {
+      os_set *set = &sets[ov[i] >> 32];
+      uint64_t code = (uint32_t)ov[i];
+      if (!os_append(set, code, set->nb && set->bmax[set->nb - 1] == code)) goto oom;
+    }
+  } else {
+    for (uint64_t i = 0; i < n; i++) {
+      os_set *set = &sets[ov[i]];
+      if (!os_append(set, ok[i], set->nb && set->bmax[set->nb - 1] == ok[i])) goto oom;
     }
   }
   goto done;
 oom:
   st = ai_oom(s, err);
-  goto done;
-fail:
-  st = err ? err->status : TIDE_ERR_NOMEM;
-  if (st == TIDE_OK) st = TIDE_ERR_NOMEM;
 done:
-  tide_free(kc);
-  tide_table_free(r);
-  tide_table_free(sub);
-  tide_rowset_free(rs);
-  tide_free(keys);
-  tide_free(gd);
+  tide_free(tk);
+  tide_free(tv);
+  tide_free(strs);
+  tide_free(ranks);
+  tide_free(it->bk);
+  tide_free(it->bv);
+  it->bk = it->bv = NULL;
+  it->bn = 0;
   return st;
+}
+
+/* Order-preserving keys (tide__radix_encode) back to values of type. */
+static void ai_os_decode(tide_type_t type, const uint64_t *k, uint32_t n, void *out) {
+  switch (type) {
+    case TIDE_BOOL:
+    case TIDE_I8: {
+      int8_t *o = out;
+      for (uint32_t i = 0; i < n; i++) o[i] = (int8_t)(uint8_t)((uint8_t)k[i] ^ 0x80u);
+      break;
+    }
+    case TIDE_I16: {
+      int16_t *o = out;
+      for (uint32_t i = 0; i < n; i++) o[i] = (int16_t)(uint16_t)((uint16_t)k[i] ^ 0x8000u);
+      break;
+    }
+    case TIDE_I32: {
+      int32_t *o = out;
+      for (uint32_t i = 0; i < n; i++) o[i] = (int32_t)((uint32_t)k[i] ^ 0x80000000u);
+      break;
+    }
+    case TIDE_F32: {
+      float *o = out;
+      for (uint32_t i = 0; i < n; i++) {
+        uint32_t x = (uint32_t)k[i];
+        uint32_t b = x & 0x80000000u ? x ^ 0x80000000u : ~x; /* NaN: 0x7fffffff */
+        memcpy(&o[i], &b, 4);
+      }
+      break;
+    }
+    case TIDE_F64: {
+      double *o = out;
+      for (uint32_t i = 0; i < n; i++) {
+        uint64_t x = k[i];
+        uint64_t b = x >> 63 ? x ^ 0x8000000000000000ull : ~x;
+        memcpy(&o[i], &b, 8);
+      }
+      break;
+    }
+    default: { /* I64, TS */
+      int64_t *o = out;
+      for (uint32_t i = 0; i < n; i++) o[i] = (int64_t)(k[i] ^ 0x8000000000000000ull);
+      break;
+    }
+  }
+}
+
+/* Outputs of an order-statistic item for groups gs[0..n) at keys: read
+ * from the groups' sets (as ops/agg.c: pct p the value at floor(p (n-1));
+ * median of a numeric column the mean of the values at floor((n-1)/2) and
+ * floor(n/2), of other types the first of them; count_distinct the
+ * distinct values, plus one with count_nulls if the group has a null). */
+static tide_status ai_os_write(ai_state *s, ai_item *it, const uint32_t *gs, const uint64_t *keys,
+                               uint32_t n, tide_error *err) {
+  if (it->kind == TIDE_AGG_COUNT_DISTINCT) {
+    int64_t *o = s->vbuf;
+    for (uint32_t j = 0; j < n; j++) {
+      const os_set *set = &it->os[gs[j]];
+      o[j] = (int64_t)set->distinct +
+             (it->count_nulls && (uint64_t)s->rows[gs[j]] > set->total ? 1 : 0);
+    }
+    return tide__source_paged_set(it->out, keys, n, s->vbuf) == TIDE_OK ? TIDE_OK
+                                                                       : ai_oom(s, err);
+  }
+  const bool nmed = it->kind == TIDE_AGG_MEDIAN && tide_type_is_numeric(it->type);
+  uint64_t *lo = s->keybuf, *hi = s->okeys;
+  uint8_t *has = s->wvalid;
+  for (uint32_t j = 0; j < n; j++) {
+    const os_set *set = &it->os[gs[j]];
+    const uint64_t len = set->total;
+    has[j] = len > 0;
+    if (!len) {
+      lo[j] = hi[j] = 0;
+      continue;
+    }
+    uint64_t idx;
+    if (it->kind == TIDE_AGG_PCT) {
+      idx = (uint64_t)floor(it->pct * (double)(len - 1));
+      if (idx >= len) idx = len - 1;
+    } else {
+      idx = (len - 1) / 2;
+    }
+    lo[j] = os_kth(set, idx);
+    hi[j] = nmed && len / 2 != idx ? os_kth(set, len / 2) : lo[j];
+  }
+  if (nmed) {
+    double *od = s->vbuf;
+    ai_os_decode(it->type, lo, n, s->wbuf);
+    tide__agg_to_f64(it->type, s->wbuf, n, s->dv, s->valid);
+    ai_os_decode(it->type, hi, n, s->wbuf);
+    tide__agg_to_f64(it->type, s->wbuf, n, s->dw, s->valid);
+    for (uint32_t j = 0; j < n; j++) {
+      double a = s->dv[j], b = s->dw[j];
+      od[j] = has[j] ? (a == b ? a : (a + b) / 2.0) : TIDE_NULL_F64;
+    }
+  } else if (it->osmode == OS_U64) {
+    ai_os_decode(it->type, lo, n, s->vbuf);
+    unsigned char nv[8];
+    tide_type_null(it->type, nv);
+    for (uint32_t j = 0; j < n; j++)
+      if (!has[j]) memcpy((unsigned char *)s->vbuf + (size_t)j * it->w, nv, it->w);
+  } else if (it->osmode == OS_SYM) {
+    int32_t *o = s->vbuf;
+    for (uint32_t j = 0; j < n; j++) o[j] = has[j] ? (int32_t)lo[j] : TIDE_NULL_SYMBOL;
+  } else {
+    const char **o = s->vbuf;
+    for (uint32_t j = 0; j < n; j++) o[j] = has[j] ? (const char *)(uintptr_t)lo[j] : NULL;
+  }
+  return tide__source_paged_set(it->out, keys, n, s->vbuf) == TIDE_OK ? TIDE_OK
+                                                                     : ai_oom(s, err);
+}
+
+/* Class of a non-finite double: 0 NaN, 1 +inf, 2 -inf. */
+#define AI_NF_CLASS(x) ((x) != (x) ? 0 : (x) > 0 ? 1 : 2)
+
+/* A float sum from its finite part and its counts of NaN, +inf and -inf
+ * summands (nf[0..3)), as IEEE addition of every summand gives it. */
+static double ai_nf_total(double finite, const uint64_t *nf) {
+  if (nf[0] || (nf[1] && nf[2])) return NAN;
+  if (nf[1]) return INFINITY;
+  if (nf[2]) return -INFINITY;
+  return finite;
 }
 
 static bool ai_present(const ai_state *s, uint32_t g) { return s->nby == 0 || s->rows[g] > 0; }
@@ -535,6 +1038,7 @@ static void ai_stdvar_add(ai_item *it, const uint32_t *ids, const double *v, con
   double *sum0 = (double *)it->sum[0], *sum1 = (double *)it->sum[1];
   double *sq0 = it->sq[0], *sq1 = it->sq[1], *kk = it->ws[0];
   uint64_t *c0 = it->cnt[0], *c1 = it->cnt[1];
+  uint64_t *nf0 = it->nf[0], *nf1 = it->nf[1];
   for (uint32_t i = 0; i < n; i++) {
     if (!ok[i]) continue;
     uint32_t g = ids[i];
@@ -542,11 +1046,17 @@ static void ai_stdvar_add(ai_item *it, const uint32_t *ids, const double *v, con
       c0[g] = c1[g] = 0;
       sum0[g] = sum1[g] = sq0[g] = sq1[g] = 0;
       kk[g] = isfinite(v[i]) ? v[i] : 0.0;
+      if (nf0)
+        for (int k = 0; k < 3; k++) nf0[(size_t)g * 3 + k] = nf1[(size_t)g * 3 + k] = 0;
+    }
+    c0[g]++;
+    if (nf0 && !isfinite(v[i])) { /* the result is NaN while it stays */
+      nf0[(size_t)g * 3 + AI_NF_CLASS(v[i])]++;
+      continue;
     }
     double x = v[i] - kk[g];
     sum0[g] += x;
     sq0[g] += x * x;
-    c0[g]++;
   }
 }
 
@@ -587,6 +1097,7 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
   const uint32_t n = seq->n;
   const bool prev = side == 1;
   uint32_t *ids = s->ids;
+  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, n, memory_order_relaxed);
   if (s->nby == 0) {
     memset(ids, 0, n * sizeof *ids);
   } else {
@@ -648,13 +1159,19 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
   for (size_t ii = 0; ii < s->nitems; ii++) {
     ai_item *it = &s->items[ii];
     if (!s->mask[ii] || it->kind == TIDE_AGG_COUNT || it->kind == TIDE_AGG_FIRST ||
-        it->kind == TIDE_AGG_LAST || ai_is_os(it->kind))
+        it->kind == TIDE_AGG_LAST)
       continue;
     tide_source_t *src = t->cols[it->in];
     if (prev)
       tide_source_fill_prev(src, seq, s->vbuf);
     else
       tide_source_fill(src, seq, s->vbuf);
+    if (ai_is_os(it->kind)) {
+      tide_status st = ai_os_apply(s, it, ids, s->vbuf, n, side, err);
+      if (st != TIDE_OK) return st;
+      continue;
+    }
+    uint64_t *nf = it->nf[side];
     switch (it->kind) {
       case TIDE_AGG_MIN:
       case TIDE_AGG_MAX:
@@ -665,12 +1182,33 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
         break;
       case TIDE_AGG_SUM:
       case TIDE_AGG_ABS_SUM:
-        tide__agg_sum(it->type, it->kind == TIDE_AGG_ABS_SUM, ids, s->vbuf, n, it->sum[side],
-                      it->cnt[side]);
-        break;
+        if (!nf) {
+          tide__agg_sum(it->type, it->kind == TIDE_AGG_ABS_SUM, ids, s->vbuf, n, it->sum[side],
+                        it->cnt[side]);
+          break;
+        }
+        /* float sums (abs_sum: absolute values) as avg */
+        /* fall through */
       case TIDE_AGG_AVG:
         tide__agg_to_f64(it->type, s->vbuf, n, s->dv, s->valid);
-        tide__agg_sum_f64(ids, s->dv, s->valid, n, (double *)it->sum[side], it->cnt[side]);
+        if (!nf) {
+          tide__agg_sum_f64(ids, s->dv, s->valid, n, (double *)it->sum[side], it->cnt[side]);
+        } else {
+          /* finite values into the sum, NaN and infinities counted */
+          const bool absval = it->kind == TIDE_AGG_ABS_SUM;
+          double *sums = (double *)it->sum[side];
+          uint64_t *cnt = it->cnt[side];
+          const double *v = s->dv;
+          const uint8_t *ok = s->valid;
+          for (uint32_t i = 0; i < n; i++) {
+            if (!ok[i]) continue;
+            uint32_t g = ids[i];
+            double x = absval ? fabs(v[i]) : v[i];
+            cnt[g]++;
+            if (isfinite(x)) sums[g] += x;
+            else nf[(size_t)g * 3 + AI_NF_CLASS(x)]++;
+          }
+        }
         break;
       case TIDE_AGG_STD:
       case TIDE_AGG_VAR: {
@@ -688,10 +1226,14 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
           for (uint32_t i = 0; i < n; i++) {
             if (!ok[i]) continue;
             uint32_t g = ids[i];
+            c1[g]++;
+            if (nf && !isfinite(v[i])) {
+              nf[(size_t)g * 3 + AI_NF_CLASS(v[i])]++;
+              continue;
+            }
             double x = v[i] - kk[g];
             sum1[g] += x;
             sq1[g] += x * x;
-            c1[g]++;
           }
         }
         break;
@@ -704,8 +1246,27 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
           tide_source_fill(wsrc, seq, s->wbuf);
         tide__agg_to_f64(it->type, s->vbuf, n, s->dv, s->valid);
         tide__agg_to_f64(wsrc->type, s->wbuf, n, s->dw, s->wvalid);
-        tide__agg_weighted(ids, s->dv, s->valid, s->dw, s->wvalid, n, (double *)it->sum[side],
-                           it->ws[side], it->cnt[side]);
+        if (!nf) {
+          tide__agg_weighted(ids, s->dv, s->valid, s->dw, s->wvalid, n, (double *)it->sum[side],
+                             it->ws[side], it->cnt[side]);
+        } else {
+          /* finite products and weights into the sums, the others counted
+           * (products at nf[0..3), weights at nf[3..6)) */
+          double *wvs = (double *)it->sum[side], *wss = it->ws[side];
+          uint64_t *cnt = it->cnt[side];
+          const double *v = s->dv, *w = s->dw;
+          const uint8_t *vok = s->valid, *wok = s->wvalid;
+          for (uint32_t i = 0; i < n; i++) {
+            if (!(vok[i] & wok[i])) continue;
+            uint32_t g = ids[i];
+            double p = w[i] * v[i], x = w[i];
+            cnt[g]++;
+            if (isfinite(p)) wvs[g] += p;
+            else nf[(size_t)g * 6 + AI_NF_CLASS(p)]++;
+            if (isfinite(x)) wss[g] += x;
+            else nf[(size_t)g * 6 + 3 + AI_NF_CLASS(x)]++;
+          }
+        }
         double *nz = it->sq[side];
         const double *wv = s->dw;
         const uint8_t *vok = s->valid, *wok = s->wvalid;
@@ -783,10 +1344,16 @@ static int ai_cmp_u32(const void *a, const void *b) {
 static void ai_fold(ai_state *s) {
   for (size_t ii = 0; ii < s->nitems; ii++) {
     ai_item *it = &s->items[ii];
-    if (it->kind == TIDE_AGG_COUNT || it->kind == TIDE_AGG_MIN || it->kind == TIDE_AGG_MAX)
+    if (it->kind == TIDE_AGG_COUNT || it->kind == TIDE_AGG_MIN || it->kind == TIDE_AGG_MAX ||
+        ai_is_os(it->kind))
       continue;
+    const unsigned nfw = it->nfw;
     for (uint32_t j = 0; j < s->ntouched; j++) {
       uint32_t g = s->touched[j];
+      for (unsigned k = 0; k < nfw; k++) {
+        it->nf[0][(size_t)g * nfw + k] -= it->nf[1][(size_t)g * nfw + k];
+        it->nf[1][(size_t)g * nfw + k] = 0;
+      }
       it->cnt[0][g] -= it->cnt[1][g];
       it->cnt[1][g] = 0;
       if (it->is_int) {
@@ -835,6 +1402,9 @@ static bool ai_cancel_check(ai_state *s) {
       uint32_t g = s->touched[j];
       uint64_t c = it->cnt[0][g];
       if (c < 2) continue;
+      if (it->nfw && (it->nf[0][(size_t)g * 3] | it->nf[0][(size_t)g * 3 + 1] |
+                      it->nf[0][(size_t)g * 3 + 2]))
+        continue; /* NaN anyway */
       double sum, sq = it->sq[0][g];
       memcpy(&sum, &it->sum[0][g], 8);
       double m2 = sq - sum * sum / (double)c;
@@ -856,7 +1426,12 @@ static tide_status ai_write(ai_state *s, tide_table_t *t, const uint32_t *gs, ui
     ai_item *it = &s->items[ii];
     int64_t *oi = s->vbuf;
     double *od = s->vbuf;
-    if (ai_is_os(it->kind)) continue; /* written by ai_ordstat */
+    if (ai_is_os(it->kind)) {
+      tide_status st = ai_os_write(s, it, gs, keys, n, err);
+      if (st != TIDE_OK) return st;
+      continue;
+    }
+    const uint64_t *nf = it->nf[0];
     if (it->kind == TIDE_AGG_FIRST || it->kind == TIDE_AGG_LAST) {
       /* the input's values at each group's first/last row */
       const bool first = it->kind == TIDE_AGG_FIRST;
@@ -902,6 +1477,7 @@ static tide_status ai_write(ai_state *s, tide_table_t *t, const uint32_t *gs, ui
           } else {
             double v;
             memcpy(&v, &it->sum[0][g], 8);
+            if (nf) v = ai_nf_total(v, nf + (size_t)g * 3);
             od[j] = it->cnt[0][g] ? v : TIDE_NULL_F64;
           }
         }
@@ -917,8 +1493,11 @@ static tide_status ai_write(ai_state *s, tide_table_t *t, const uint32_t *gs, ui
           if (c == 0) {
             od[j] = TIDE_NULL_F64;
           } else if (it->kind == TIDE_AGG_AVG) {
+            if (nf) sum = ai_nf_total(sum, nf + (size_t)g * 3);
             od[j] = sum / (double)c;
-          } else if (c == 1) {
+          } else if (c == 1 || (nf && (nf[(size_t)g * 3] || nf[(size_t)g * 3 + 1] ||
+                                       nf[(size_t)g * 3 + 2]))) {
+            /* one value, or a NaN / infinity among them: NaN, as Welford */
             od[j] = NAN;
           } else {
             double var = (it->sq[0][g] - sum * sum / (double)c) / (double)(c - 1);
@@ -930,10 +1509,14 @@ static tide_status ai_write(ai_state *s, tide_table_t *t, const uint32_t *gs, ui
       default: /* WSUM, WAVG */
         for (uint32_t j = 0; j < n; j++) {
           uint32_t g = gs[j];
-          double wv;
+          double wv, ws = it->ws[0][g];
           memcpy(&wv, &it->sum[0][g], 8);
+          if (nf) {
+            wv = ai_nf_total(wv, nf + (size_t)g * 6);
+            ws = ai_nf_total(ws, nf + (size_t)g * 6 + 3);
+          }
           if (it->cnt[0][g] == 0) od[j] = TIDE_NULL_F64;
-          else od[j] = it->kind == TIDE_AGG_WAVG ? wv / it->ws[0][g] : wv;
+          else od[j] = it->kind == TIDE_AGG_WAVG ? wv / ws : wv;
         }
         break;
     }
@@ -947,7 +1530,6 @@ static tide_status ai_write(ai_state *s, tide_table_t *t, const uint32_t *gs, ui
 static tide_status ai_finish(ai_state *s, tide_table_t *t, tide_rowset_t **added,
                              tide_rowset_t **removed, tide_rowset_t **modified, tide_error *err) {
   tide_status st0 = ai_recompute(s, t, err);
-  if (st0 == TIDE_OK) st0 = ai_ordstat(s, t, err);
   if (st0 != TIDE_OK) {
     s->ntouched = 0;
     return st0;
@@ -1098,57 +1680,6 @@ static void ai_destroy(tide_gnode_t *n) { ai_state_free(n->state); }
 
 static const tide_gnode_vt ai_vt = {"agg_by", NULL, ai_notify, ai_destroy};
 
-/* Specs of the order-statistic items for the static agg_by of
- * ai_ordstat, and their output sources (types from a static agg_by over no
- * rows). */
-static tide_status ai_setup_os(ai_state *s, tide_table_t *t, const agg_item_t *items,
-                               const char *const *names, tide_error *err) {
-  size_t nos = 0;
-  for (size_t i = 0; i < s->nitems; i++) nos += ai_is_os(items[i].kind);
-  if (!nos) return TIDE_OK;
-  s->os_specs = tide_calloc(nos, sizeof *s->os_specs);
-  s->os_cols = tide_calloc(nos, sizeof *s->os_cols);
-  s->os_colptr = tide_calloc(nos, sizeof *s->os_colptr);
-  s->os_item = tide_calloc(nos, sizeof *s->os_item);
-  s->bynames = tide_calloc(s->nby ? s->nby : 1, sizeof *s->bynames);
-  if (!s->os_specs || !s->os_cols || !s->os_colptr || !s->os_item || !s->bynames)
-    return ai_oom(s, err);
-  for (size_t k = 0; k < s->nby; k++) s->bynames[k] = names[k];
-  for (size_t i = 0; i < s->nitems; i++) {
-    if (!ai_is_os(items[i].kind)) continue;
-    size_t j = s->nos++;
-    snprintf(s->os_cols[j], sizeof s->os_cols[j], "%s=%s", items[i].out, t->names[items[i].in]);
-    s->os_colptr[j] = s->os_cols[j];
-    s->os_specs[j].kind = items[i].kind;
-    s->os_specs[j].cols = &s->os_colptr[j];
-    s->os_specs[j].ncols = 1;
-    s->os_specs[j].pct = items[i].kind == TIDE_AGG_MEDIAN ? 0.5 : items[i].pct;
-    s->os_specs[j].count_nulls = items[i].count_nulls;
-    s->os_item[j] = i;
-  }
-  tide_rowset_t *empty = tide_rowset_create();
-  tide_table_t *sub = empty ? tide_table_create(empty, t->ncols, (const char *const *)t->names,
-                                                t->cols, err)
-                            : NULL;
-  tide_rowset_free(empty);
-  tide_table_t *r = sub ? tide_agg_by(sub, s->os_specs, s->nos, s->bynames, s->nby, err) : NULL;
-  tide_table_free(sub);
-  if (!r) return err && err->status != TIDE_OK ? err->status : ai_oom(s, err);
-  tide_status st = TIDE_OK;
-  for (size_t j = 0; j < s->nos && st == TIDE_OK; j++) {
-    tide_source_t *rc = tide_table_col_source(r, s->nby + j);
-    tide_source_t *in = t->cols[items[s->os_item[j]].in];
-    tide_type_t ot = tide_source_type(rc);
-    ai_item *it = &s->items[s->os_item[j]];
-    it->out = tide__source_paged_create(ot, ot == TIDE_SYMBOL ? tide_source_symtab(rc) : NULL, err);
-    if (!it->out) st = err && err->status != TIDE_OK ? err->status : TIDE_ERR_NOMEM;
-    else if (ot == TIDE_STRING && tide__source_keep_values_of(it->out, in) != TIDE_OK)
-      st = ai_oom(s, err);
-  }
-  tide_table_free(r);
-  return st;
-}
-
 tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, size_t nitems,
                                     const int *byidx, size_t nby, const char *const *names,
                                     const char *op, tide_error *err) {
@@ -1166,15 +1697,6 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
                      op, kn, items[i].out);
       return NULL;
     }
-  if (t->kind == TIDE_KIND_BLINK)
-    for (size_t i = 0; i < nitems; i++)
-      if (ai_is_os(items[i].kind)) {
-        tide_error_set(err, TIDE_ERR_UNSUPPORTED,
-                       "%s: order statistic (median, pct, count_distinct) column '%s' is not "
-                       "supported on blink inputs yet",
-                       op, items[i].out);
-        return NULL;
-      }
   tide_graph_t *graph = tide_table_graph(t);
   ai_state *s = tide_calloc(1, sizeof *s);
   tide_table_t *res = NULL;
@@ -1196,6 +1718,7 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
   s->mask = tide_malloc(nitems ? nitems : 1);
   s->keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->keybuf);
   s->pkeys = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->pkeys);
+  s->enc = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->enc);
   s->ids = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->ids);
   s->rowof = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->rowof);
   s->vbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
@@ -1207,7 +1730,7 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
   s->okeys = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->okeys);
   cols = tide_calloc(nby + nitems ? nby + nitems : 1, sizeof *cols);
   if (!s->byidx || !s->bytypes || !s->keyout || !s->kvals || !s->items || !s->mask ||
-      !s->keybuf || !s->pkeys || !s->ids || !s->rowof || !s->vbuf || !s->wbuf || !s->dv || !s->dw ||
+      !s->keybuf || !s->pkeys || !s->enc || !s->ids || !s->rowof || !s->vbuf || !s->wbuf || !s->dv || !s->dw ||
       !s->valid || !s->wvalid || !s->okeys || !cols)
     goto oom;
   for (size_t k = 0; k < nby; k++) {
@@ -1232,11 +1755,37 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
     it->in = items[i].in;
     it->weight = items[i].weight;
     tide_type_t ot = TIDE_F64;
+    snprintf(it->name, sizeof it->name, "%s", items[i].out);
     if (it->kind == TIDE_AGG_COUNT) {
       ot = TIDE_I64;
     } else {
       it->type = t->cols[it->in]->type;
       it->w = tide_type_width(it->type);
+      const bool fl = tide_type_is_floating(it->type);
+      switch (it->kind) {
+        case TIDE_AGG_SUM:
+        case TIDE_AGG_ABS_SUM:
+        case TIDE_AGG_AVG:
+        case TIDE_AGG_STD:
+        case TIDE_AGG_VAR:
+          it->nfw = fl ? 3 : 0;
+          break;
+        case TIDE_AGG_WSUM:
+        case TIDE_AGG_WAVG:
+          it->nfw = fl || tide_type_is_floating(t->cols[it->weight]->type) ? 6 : 0;
+          break;
+        case TIDE_AGG_MEDIAN:
+        case TIDE_AGG_PCT:
+        case TIDE_AGG_COUNT_DISTINCT:
+          it->osmode = it->type == TIDE_STRING ? OS_STR : it->type == TIDE_SYMBOL ? OS_SYM : OS_U64;
+          it->pct = items[i].pct;
+          it->count_nulls = items[i].count_nulls;
+          if (it->kind == TIDE_AGG_COUNT_DISTINCT) ot = TIDE_I64;
+          else if (it->kind == TIDE_AGG_PCT || !tide_type_is_numeric(it->type)) ot = it->type;
+          break;
+        default:
+          break;
+      }
       if (it->kind == TIDE_AGG_MIN || it->kind == TIDE_AGG_MAX || it->kind == TIDE_AGG_FIRST ||
           it->kind == TIDE_AGG_LAST)
         ot = it->type;
@@ -1246,13 +1795,11 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
         ot = it->is_int ? TIDE_I64 : TIDE_F64;
       }
     }
-    if (ai_is_os(it->kind)) continue; /* ai_setup_os */
     tide_source_t *in = it->in >= 0 ? t->cols[it->in] : NULL;
     it->out = tide__source_paged_create(ot, ot == TIDE_SYMBOL ? in->symtab : NULL, err);
     if (!it->out) goto fail;
     if (ot == TIDE_STRING && tide__source_keep_values_of(it->out, in) != TIDE_OK) goto oom;
   }
-  if (ai_setup_os(s, t, items, names, err) != TIDE_OK) goto fail;
   if (ai_reserve(s, nby ? 64 : 1, err) != TIDE_OK) goto fail;
   if (nby == 0) s->ng = 1;
   if (ai_ranks(s, t, err) != TIDE_OK) goto fail;
@@ -1264,7 +1811,24 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
     s->was[0] = 0;
     s->touched[s->ntouched++] = 0;
   }
-  if (ai_apply_rowset(s, t, t->rowset, 0, err) != TIDE_OK) goto fail;
+  {
+    /* order statistics over a big first snapshot: collect, sort, append */
+    const uint64_t nrows = tide_rowset_size(t->rowset);
+    bool bulk = nrows >= TIDE_CHUNK_SIZE;
+    for (size_t i = 0; bulk && i < nitems; i++) {
+      ai_item *it = &s->items[i];
+      if (!ai_is_os(it->kind)) continue;
+      it->bk = tide_malloc(nrows * sizeof *it->bk);
+      it->bv = tide_malloc(nrows * sizeof *it->bv);
+      if (!it->bk || !it->bv) goto oom;
+    }
+    s->bulk = bulk;
+    tide_status bst = ai_apply_rowset(s, t, t->rowset, 0, err);
+    s->bulk = false;
+    for (size_t i = 0; i < nitems && bulk; i++)
+      if (ai_is_os(s->items[i].kind) && bst == TIDE_OK) bst = ai_os_bulk(s, t, &s->items[i], err);
+    if (bst != TIDE_OK) goto fail;
+  }
   {
     /* present groups = touched present groups (all groups were new) */
     tide_rowset_t *added = NULL;

@@ -29,4 +29,13 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
                                     const int *byidx, size_t nby, const char *const *names,
                                     const char *op, tide_error *err);
 
+/* Test hooks (ops/agg_incr.c), relaxed counters over every incremental
+ * agg_by: rows read by scans of a whole input (min/max, first/last and
+ * std/var recomputation of dirty groups; the other aggregations never
+ * scan), and rows applied from updates (removed, modified twice, added,
+ * plus the first snapshot). */
+#include <stdatomic.h>
+extern _Atomic uint64_t tide__agg_incr_scanned_rows;
+extern _Atomic uint64_t tide__agg_incr_applied_rows;
+
 #endif /* TIDE_OPS_AGG_INT_H */

@@ -24,7 +24,10 @@ extern "C" {
  * The result shares t's column sources. */
 tide_table_t *tide_where(tide_table_t *t, const char *filter, tide_error *err);
 /* Rows whose match columns appear (where_in) / do not appear (where_not_in)
- * in filter_table. */
+ * in filter_table. Either table or both may tick: the result re-tests the
+ * changed rows and the rows of values entering or leaving the filter set;
+ * it is STANDARD when filter_table ticks, else of t's kind for append-only,
+ * add-only and blink t (ops/wherein.c). */
 tide_table_t *tide_where_in(tide_table_t *t, tide_table_t *filter_table,
                             const char *const *match, size_t nmatch, tide_error *err);
 tide_table_t *tide_where_not_in(tide_table_t *t, tide_table_t *filter_table,
@@ -50,6 +53,13 @@ tide_table_t *tide_rename_columns(tide_table_t *t, const char *const *pairs, siz
 
 /* ------------------------------------------------------- row selection */
 
+/* Refreshing inputs (ops/rows_incr.c): head/tail keep the first/last n
+ * rows as the parent ticks (head over append-only stays append-only,
+ * head/tail over blink are blink, otherwise standard); head_by/tail_by
+ * keep the static order row for row in a key space of their own (blink
+ * over blink, otherwise standard); merge gives input i the result keys
+ * (i << S) | key (S >= 40 bits per input; an input key beyond its slice is
+ * an error) and accepts any mix of static and ticking inputs. */
 tide_table_t *tide_head(tide_table_t *t, uint64_t n, tide_error *err);
 tide_table_t *tide_tail(tide_table_t *t, uint64_t n, tide_error *err);
 /* First / last n rows of each group of the by columns. Like Deephaven
@@ -61,7 +71,11 @@ tide_table_t *tide_tail_by(tide_table_t *t, uint64_t n, const char *const *by, s
                            tide_error *err);
 
 /* Stable multi-column sort; descending[i] may be NULL (all ascending).
- * Nulls sort first (smallest), NaN last. The result redirects into t. */
+ * Nulls sort first (smallest), NaN last. The result redirects into t.
+ * Refreshing inputs (ops/sort_incr.c) give a refreshing result kept
+ * sorted incrementally in its own sparse key space (rows inserted in
+ * gaps, neighbours moved with shifts); it is standard, or blink (rebuilt
+ * each cycle) over a blink input. */
 tide_table_t *tide_sort_ex(tide_table_t *t, const char *const *cols, const bool *descending,
                            size_t ncols, tide_error *err);
 tide_table_t *tide_sort(tide_table_t *t, const char *const *cols, size_t ncols, tide_error *err);
@@ -71,7 +85,10 @@ tide_table_t *tide_sort_descending(tide_table_t *t, const char *const *cols, siz
 /* Concatenate tables with the same column names and types, in order. */
 tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err);
 
-/* Distinct combinations of cols, in order of first appearance. */
+/* Distinct combinations of cols, in order of first appearance. Ticking t:
+ * a key keeps its row for life (Deephaven), so the order is first
+ * appearance over the whole history; blink t: every key of the stream
+ * (ops/distinct.c). */
 tide_table_t *tide_select_distinct(tide_table_t *t, const char *const *cols, size_t ncols,
                                    tide_error *err);
 
@@ -131,8 +148,10 @@ typedef struct tide_agg_spec_t {
  * appearance ever (Deephaven), disappears while it has no rows and comes
  * back in the same slot, so its order can differ from a static agg_by over
  * the current rows (compare by key). Over a blink input the result
- * aggregates every row ever seen. Order statistics (median, pct,
- * count_distinct) are refused on blink inputs (TIDE_ERR_UNSUPPORTED). */
+ * aggregates every row ever seen (order statistics included: they keep
+ * every value seen). Each cycle costs O(changed rows) (order statistics:
+ * times a log factor) except min/max/first/last/std/var groups that lost
+ * their extreme/first/last row (one scan of the input). */
 tide_table_t *tide_agg_by(tide_table_t *t, const tide_agg_spec_t *aggs, size_t naggs,
                           const char *const *by, size_t nby, tide_error *err);
 /* Shorthands: apply one kind to every non-key column (sum_by, avg_by,
@@ -158,7 +177,26 @@ tide_table_t *tide_count_by(tide_table_t *t, const char *count_col, const char *
  *                    greatest right time <= (<) the left time;
  *                raj "Time <= Time" (or "Time < Time"): the right row with the
  *                    least right time >= (>) the left time;
- *                a bare "Time" means >= for aj and <= for raj. */
+ *                a bare "Time" means >= for aj and <= for raj.
+ * Ticking inputs (either or both sides; ops/asof_incr.c, ops/join_cross_incr.c):
+ *  aj / raj keep the left table's row keys, RowSet and columns; the result
+ *  is the left's kind when the right is static, else standard; a cycle
+ *  re-matches only the left rows whose time lies next to a changed right
+ *  time of their group, plus the left rows added or re-keyed.
+ *  join gives left row k the row keys [k << K, (k + 1) << K) (its j-th match
+ *  is (k << K) | j; same row order as the static build); K grows with the
+ *  largest group: a cycle that needs a larger K removes and re-adds every
+ *  row (an error for a result that must stay append-only/add-only/blink). */
+/* natural_join / exact_join with a refreshing left and/or right table
+ * (ops/join_incr.c): the result ticks in the left table's key space (its
+ * RowSet is the left's; right columns read through a ticking
+ * redirection). Left rows pass the left's removes, shifts, adds and
+ * modifies through; right changes modify the left rows whose match (or
+ * matched values) changed. Kind: the left's kind when the right is static
+ * (append-only stays append-only), standard otherwise. A duplicate right
+ * key, or an exact_join left row without a match, appearing in a later
+ * cycle fails that cycle (the result stops updating) with a message
+ * naming the op, the key columns and the key. */
 tide_table_t *tide_natural_join(tide_table_t *left, tide_table_t *right, const char *const *on,
                                 size_t non, const char *const *joins, size_t njoins,
                                 tide_error *err);
