@@ -319,7 +319,13 @@ typedef struct paged_source_t {
   prevlog_t log;
 } paged_source_t;
 
-static inline uint64_t page_hash(uint64_t id) { return id * 0x9E3779B97F4A7C15ULL; }
+/* Slots come from the low bits, so the product's high bits are folded in:
+ * page ids in arithmetic progression with a power-of-two step (sparse key
+ * spaces of sort and joins) would otherwise share one slot. */
+static inline uint64_t page_hash(uint64_t id) {
+  uint64_t h = id * 0x9E3779B97F4A7C15ULL;
+  return h ^ (h >> 29) ^ (h >> 47);
+}
 static inline uint64_t log_hash(const prevlog_t *L, uint64_t key) {
   return (key * 0x9E3779B97F4A7C15ULL) >> L->hshift;
 }

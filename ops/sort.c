@@ -354,12 +354,82 @@ done:
   return st;
 }
 
+/* Sorted order of the rows `rows` (a subset of t's RowSet) of t: out[i] is
+ * the row key of the i-th row in sort order (ties in key order). Reads t's
+ * current values whether t is static or ticking (ops/sort_incr.c uses it for
+ * the first snapshot and for each cycle's added rows). */
+tide_status tide__sort_keys(const tide_table_t *t, const tide_rowset_t *rows,
+                            const char *const *cols, const bool *descending, size_t ncols,
+                            uint64_t *out, tide_error *err);
+tide_status tide__sort_keys(const tide_table_t *t, const tide_rowset_t *rows,
+                            const char *const *cols, const bool *descending, size_t ncols,
+                            uint64_t *out, tide_error *err) {
+  sort_ctx cx = {0};
+  cx.rs = rows;
+  cx.n = tide_rowset_size(rows);
+  cx.nthreads = tide__threads_for(cx.n);
+  if (cx.nthreads < 1) cx.nthreads = 1;
+  cx.ncols = ncols;
+  cx.cols = tide_calloc(ncols ? ncols : 1, sizeof *cx.cols);
+  tide_status st = TIDE_OK;
+  if (!cx.cols) return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
+  for (size_t c = 0; c < ncols; c++) {
+    if (!cols[c]) {
+      st = tide_error_set(err, TIDE_ERR_INVALID, "sort: sort column %zu is NULL", c);
+      goto done;
+    }
+    int idx = tide__col_lookup(t, cols[c], "sort", err);
+    if (idx < 0) {
+      st = err ? err->status : TIDE_ERR_NOT_FOUND;
+      goto done;
+    }
+    sort_col *sc = &cx.cols[c];
+    sc->idx = idx;
+    sc->src = t->cols[idx];
+    sc->type = tide_source_type(sc->src);
+    sc->desc = descending ? descending[c] : false;
+    if (sc->type == TIDE_SYMBOL && cx.n > 1) {
+      sc->ranks = tide__radix_symbol_ranks(tide_source_symtab(sc->src), err);
+      if (!sc->ranks) {
+        st = TIDE_ERR_NOMEM;
+        goto done;
+      }
+    }
+  }
+  if ((st = sort_positions(&cx, out, err)) != TIDE_OK) goto done;
+  {
+    /* Positions -> row keys, in place. */
+    uint64_t n = cx.n;
+    if (tide_rowset_is_range(rows)) {
+      uint64_t first = n ? tide_rowset_first(rows) : 0;
+      if (first != 0) {
+#pragma omp parallel for num_threads(cx.nthreads) schedule(static)
+        for (uint64_t i = 0; i < n; i++) out[i] += first;
+      }
+    } else {
+      uint64_t *keys = tide_malloc((n ? n : 1) * sizeof *keys);
+      if (!keys) {
+        st = tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
+        goto done;
+      }
+      tide_rowset_export(rows, keys);
+#pragma omp parallel for num_threads(cx.nthreads) schedule(static)
+      for (uint64_t i = 0; i < n; i++) out[i] = keys[out[i]];
+      tide_free(keys);
+    }
+  }
+done:
+  for (size_t c = 0; c < ncols; c++) tide_free(cx.cols[c].ranks);
+  tide_free(cx.cols);
+  return st;
+}
+
+/* Incremental sort of a ticking table (ops/sort_incr.c). */
+tide_table_t *tide__sort_incr(tide_table_t *t, const char *const *cols, const bool *descending,
+                              size_t ncols, tide_error *err);
+
 tide_table_t *tide_sort_ex(tide_table_t *t, const char *const *cols, const bool *descending,
                            size_t ncols, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "sort: ticking inputs are not supported yet");
-    return NULL;
-  }
   if (!t) {
     tide_error_set(err, TIDE_ERR_INVALID, "sort: table is NULL");
     return NULL;
@@ -369,63 +439,16 @@ tide_table_t *tide_sort_ex(tide_table_t *t, const char *const *cols, const bool 
     return NULL;
   }
   if (ncols == 0) return tide_table_retain(t); /* nothing to sort by: the same table */
-  sort_ctx cx = {0};
-  cx.rs = t->rowset;
-  cx.n = tide_rowset_size(t->rowset);
-  cx.nthreads = tide__threads_for(cx.n);
-  if (cx.nthreads < 1) cx.nthreads = 1;
-  cx.ncols = ncols;
-  cx.cols = tide_calloc(ncols, sizeof *cx.cols);
+  if (t->node) return tide__sort_incr(t, cols, descending, ncols, err);
+  uint64_t n = tide_rowset_size(t->rowset);
   tide_table_t *out = NULL;
   tide_redir_t *redir = NULL;
   tide_source_t **srcs = NULL;
   tide_rowset_t *rs = NULL;
-  if (!cx.cols) {
-    tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
-    return NULL;
-  }
-  for (size_t c = 0; c < ncols; c++) {
-    if (!cols[c]) {
-      tide_error_set(err, TIDE_ERR_INVALID, "sort: sort column %zu is NULL", c);
-      goto done;
-    }
-    int idx = tide__col_lookup(t, cols[c], "sort", err);
-    if (idx < 0) goto done;
-    sort_col *sc = &cx.cols[c];
-    sc->idx = idx;
-    sc->src = t->cols[idx];
-    sc->type = tide_source_type(sc->src);
-    sc->desc = descending ? descending[c] : false;
-    if (sc->type == TIDE_SYMBOL && cx.n > 1) {
-      sc->ranks = tide__radix_symbol_ranks(tide_source_symtab(sc->src), err);
-      if (!sc->ranks) goto done;
-    }
-  }
-  redir = tide__redir_create(cx.n, err);
+  redir = tide__redir_create(n, err);
   if (!redir) goto done;
-  if (sort_positions(&cx, redir->map, err) != TIDE_OK) goto done;
-  {
-    /* Positions -> parent row keys, in place. */
-    uint64_t n = cx.n;
-    uint64_t *map = redir->map;
-    if (tide_rowset_is_range(t->rowset)) {
-      uint64_t first = n ? tide_rowset_first(t->rowset) : 0;
-      if (first != 0) {
-#pragma omp parallel for num_threads(cx.nthreads) schedule(static)
-        for (uint64_t i = 0; i < n; i++) map[i] += first;
-      }
-    } else {
-      uint64_t *keys = tide_malloc((n ? n : 1) * sizeof *keys);
-      if (!keys) {
-        tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
-        goto done;
-      }
-      tide_rowset_export(t->rowset, keys);
-#pragma omp parallel for num_threads(cx.nthreads) schedule(static)
-      for (uint64_t i = 0; i < n; i++) map[i] = keys[map[i]];
-      tide_free(keys);
-    }
-  }
+  if (tide__sort_keys(t, t->rowset, cols, descending, ncols, redir->map, err) != TIDE_OK)
+    goto done;
   srcs = tide_calloc(t->ncols ? t->ncols : 1, sizeof *srcs);
   if (!srcs) {
     tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
@@ -438,7 +461,7 @@ tide_table_t *tide_sort_ex(tide_table_t *t, const char *const *cols, const bool 
       goto done;
     }
   }
-  rs = cx.n ? tide_rowset_create_range(0, cx.n - 1) : tide_rowset_create();
+  rs = n ? tide_rowset_create_range(0, n - 1) : tide_rowset_create();
   if (!rs) {
     tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
     goto done;
@@ -451,8 +474,6 @@ done:
   tide_free(srcs);
   tide_rowset_free(rs);
   if (redir) tide__redir_release(redir);
-  for (size_t c = 0; c < ncols; c++) tide_free(cx.cols[c].ranks);
-  tide_free(cx.cols);
   return out;
 }
 
@@ -462,11 +483,6 @@ tide_table_t *tide_sort(tide_table_t *t, const char *const *cols, size_t ncols, 
 
 tide_table_t *tide_sort_descending(tide_table_t *t, const char *const *cols, size_t ncols,
                                    tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED,
-                   "sort_descending: ticking inputs are not supported yet");
-    return NULL;
-  }
   bool stackd[16] = {0};
   bool *desc = ncols <= 16 ? stackd : tide_malloc(ncols * sizeof *desc);
   if (!desc) {
