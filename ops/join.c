@@ -688,46 +688,36 @@ done:
 tide_table_t *tide_natural_join(tide_table_t *left, tide_table_t *right, const char *const *on,
                                 size_t non, const char *const *joins, size_t njoins,
                                 tide_error *err) {
-  if ((left && left->node) || (right && right->node)) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "natural_join: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if ((left && left->node) || (right && right->node))
+    return tide__natjoin_incr(false, left, right, on, non, joins, njoins, err);
   return join_impl(J_NATURAL, left, right, on, non, joins, njoins, err);
 }
 
 tide_table_t *tide_exact_join(tide_table_t *left, tide_table_t *right, const char *const *on,
                               size_t non, const char *const *joins, size_t njoins,
                               tide_error *err) {
-  if ((left && left->node) || (right && right->node)) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "exact_join: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if ((left && left->node) || (right && right->node))
+    return tide__natjoin_incr(true, left, right, on, non, joins, njoins, err);
   return join_impl(J_EXACT, left, right, on, non, joins, njoins, err);
 }
 
 tide_table_t *tide_join(tide_table_t *left, tide_table_t *right, const char *const *on,
                         size_t non, const char *const *joins, size_t njoins, tide_error *err) {
-  if ((left && left->node) || (right && right->node)) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "join: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if ((left && left->node) || (right && right->node))
+    return tide__join_incr(left, right, on, non, joins, njoins, err);
   return join_impl(J_JOIN, left, right, on, non, joins, njoins, err);
 }
 
 tide_table_t *tide_aj(tide_table_t *left, tide_table_t *right, const char *const *on, size_t non,
                       const char *const *joins, size_t njoins, tide_error *err) {
-  if ((left && left->node) || (right && right->node)) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "aj: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if ((left && left->node) || (right && right->node))
+    return tide__asof_incr(false, left, right, on, non, joins, njoins, err);
   return join_impl(J_AJ, left, right, on, non, joins, njoins, err);
 }
 
 tide_table_t *tide_raj(tide_table_t *left, tide_table_t *right, const char *const *on,
                        size_t non, const char *const *joins, size_t njoins, tide_error *err) {
-  if ((left && left->node) || (right && right->node)) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "raj: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if ((left && left->node) || (right && right->node))
+    return tide__asof_incr(true, left, right, on, non, joins, njoins, err);
   return join_impl(J_RAJ, left, right, on, non, joins, njoins, err);
 }

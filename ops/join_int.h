@@ -108,4 +108,97 @@ void tide__jformat_key(const tide_table_t *t, const int *cols, size_t n, uint64_
 /* "A, B, C": the column names of t, for error messages. */
 void tide__jformat_cols(const tide_table_t *t, char *buf, size_t cap);
 
+
+/* ------------------------------------------------ incremental joins */
+
+/* Parsed arguments of a join (ops/asof_incr.c; used by the incremental
+ * joins, same checks and messages as the static build). */
+typedef struct tide__jspec_t {
+  const char *op;
+  bool asof, is_aj, strict;
+  size_t nk;            /* exact-match keys (the as-of column excluded) */
+  char *names;          /* 2 * (nk + 1) names of TIDE_JSPEC_NAME_CAP */
+  const char **ln, **rn;
+  size_t nadd;          /* right columns added to the result */
+  char *addnames;
+  int *addcols;
+} tide__jspec_t;
+#define TIDE_JSPEC_NAME_CAP 256
+tide_status tide__jspec_parse(tide__jspec_t *s, const char *op, bool asof, bool is_aj,
+                              const tide_table_t *left, const tide_table_t *right,
+                              const char *const *on, size_t non, const char *const *joins,
+                              size_t njoins, tide_error *err);
+void tide__jspec_free(tide__jspec_t *s);
+
+/* Key matching for ticking joins: one key set shared by both sides (group
+ * ids of left and right rows agree), symbol columns compared through
+ * their current dictionaries (which may grow between cycles). */
+typedef struct tide__ikeys_t {
+  tide__jkeys_t jk;
+  size_t nkeys;
+  tide_type_t *htype;
+  uint8_t *conv[2];     /* per side (0 left, 1 right): conversion per key */
+  tide_keyset_t *ks;    /* NULL when nkeys == 0 (every row in group 0) */
+} tide__ikeys_t;
+tide_status tide__ikeys_init(tide__ikeys_t *ik, const char *op, const tide_table_t *left,
+                             const tide_table_t *right, const char *const *lnames,
+                             const char *const *rnames, size_t n, tide_error *err);
+void tide__ikeys_free(tide__ikeys_t *ik);
+/* Group ids of seq's rows of one side (current or previous values),
+ * inserting new keys. TIDE_ERR_NOMEM on OOM. */
+tide_status tide__ikeys_ids(tide__ikeys_t *ik, int side, const tide_rowseq_t *seq, bool prev,
+                            tide__jscratch_t *s, uint32_t *ids);
+static inline uint32_t tide__ikeys_ngroups(const tide__ikeys_t *ik) {
+  return ik->ks ? tide__keyset_size(ik->ks) : 1;
+}
+
+/* A sorted run of (value, row key) pairs per group, updated in batches. */
+typedef struct tide__tk_t {
+  int64_t t;
+  uint64_t k;
+} tide__tk_t;
+typedef struct tide__tkvec_t {
+  tide__tk_t *a;
+  uint64_t n, cap;
+} tide__tkvec_t;
+/* A change of a group's run: (group, value, key). */
+typedef struct tide__gtk_t {
+  uint32_t g;
+  int64_t t;
+  uint64_t k;
+} tide__gtk_t;
+typedef struct tide__gtkvec_t {
+  tide__gtk_t *a;
+  size_t n, cap;
+} tide__gtkvec_t;
+tide_status tide__gtk_push(tide__gtkvec_t *v, uint32_t g, int64_t t, uint64_t k);
+/* Sort by (g, t, k) (stable merge sort; tmp grown as needed). */
+tide_status tide__gtk_sort(tide__gtkvec_t *v, tide__gtkvec_t *tmp);
+/* Apply sorted removals and insertions of one group's entries
+ * (rem[0..nr), ins[0..ni), all of that group) to its run. TIDE_ERR_STATE
+ * if a removal is not present (internal inconsistency). */
+tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
+                           const tide__gtk_t *ins, size_t ni, tide__tkvec_t *tmp);
+/* Keys of `cur` (after the update's shifts) mapped back to the previous
+ * key space; kept = previous RowSet minus removed. */
+tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
+                                  const tide_shift_t *shifts, size_t nshifts);
+/* Whether any column in the bitset `bits` is modified in u. */
+bool tide__update_hits(const tide_update_t *u, const uint64_t *bits, size_t ncols);
+
+/* Ticking as-of joins (ops/asof_incr.c) and inner join (ops/join_cross_incr.c):
+ * called by tide_aj / tide_raj / tide_join when an input is refreshing. */
+tide_table_t *tide__asof_incr(bool raj, tide_table_t *left, tide_table_t *right,
+                              const char *const *on, size_t non, const char *const *joins,
+                              size_t njoins, tide_error *err);
+tide_table_t *tide__join_incr(tide_table_t *left, tide_table_t *right, const char *const *on,
+                              size_t non, const char *const *joins, size_t njoins,
+                              tide_error *err);
+
+/* Ticking natural_join / exact_join (ops/join_incr.c): called by
+ * tide_natural_join / tide_exact_join when an input is refreshing. */
+tide_table_t *tide__natjoin_incr(bool exact, tide_table_t *left, tide_table_t *right,
+                                 const char *const *on, size_t non, const char *const *joins,
+                                 size_t njoins, tide_error *err);
+
 #endif /* TIDE_OPS_JOIN_INT_H */

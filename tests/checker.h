@@ -453,6 +453,7 @@ TC_FN tide_table_t *tc_source_create(tide_graph_t *g, tide_table_kind_t kind, ui
     for (na = 0; na < n0; na++) nk[na] = na + (tu_below(&s->rng, 2) ? 0 : 3);
     for (na = 1; na < n0; na++)
       if (nk[na] <= nk[na - 1]) nk[na] = nk[na - 1] + 1;
+    na = n0; /* (the loop above leaves na == 1 when n0 == 0) */
   } else {
     na = tc_pick_new_keys(s, n0, 0, 2 * n0 + 10, nk);
   }
