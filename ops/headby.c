@@ -6,10 +6,15 @@
  * output is grouped by key, groups in order of first appearance and rows
  * in table order within a group, key columns first. A stable counting sort
  * by group id gives one redirection shared by every output column.
+ * Ticking inputs: ops/rows_incr.c (same row order, its own key space).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "kernels/agg.h"
+
+/* ops/rows_incr.c: ticking inputs */
+tide_table_t *tide__head_by_ticking(tide_table_t *t, uint64_t n, const char *const *by,
+                                    size_t nby, bool tail, tide_error *err);
 
 static tide_table_t *headby_run(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                                 bool tail, const char *op, tide_error *err) {
@@ -120,8 +125,11 @@ done:
 tide_table_t *tide_head_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                            tide_error *err) {
   if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "head_by: ticking inputs are not supported yet");
-    return NULL;
+    if (nby && !by) {
+      tide_error_set(err, TIDE_ERR_INVALID, "head_by: no key columns given");
+      return NULL;
+    }
+    return tide__head_by_ticking(t, n, by, nby, false, err);
   }
   return headby_run(t, n, by, nby, false, "head_by", err);
 }
@@ -129,8 +137,11 @@ tide_table_t *tide_head_by(tide_table_t *t, uint64_t n, const char *const *by, s
 tide_table_t *tide_tail_by(tide_table_t *t, uint64_t n, const char *const *by, size_t nby,
                            tide_error *err) {
   if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "tail_by: ticking inputs are not supported yet");
-    return NULL;
+    if (nby && !by) {
+      tide_error_set(err, TIDE_ERR_INVALID, "tail_by: no key columns given");
+      return NULL;
+    }
+    return tide__head_by_ticking(t, n, by, nby, true, err);
   }
   return headby_run(t, n, by, nby, true, "tail_by", err);
 }

@@ -2,17 +2,23 @@
  * Row selection and concatenation: head, tail, merge.
  *
  * head/tail share the parent's column sources and keep a positional subset
- * of its RowSet. merge materializes the concatenation of its inputs into
- * flat columns, copying morsels of every input in parallel; SYMBOL columns
- * share their dictionary when every input uses the same one and otherwise
- * get a merged dictionary (codes translated); STRING values are copied as
- * pointers, the result's column keeping the inputs' arenas alive.
+ * of its RowSet (ticking inputs: ops/rows_incr.c). merge materializes the
+ * concatenation of its inputs into flat columns, copying morsels of every
+ * input in parallel; SYMBOL columns share their dictionary when every
+ * input uses the same one and otherwise get a merged dictionary (codes
+ * translated); STRING values are copied as pointers, the result's column
+ * keeping the inputs' arenas alive. With a ticking input, merge is
+ * incremental (ops/rows_incr.c).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <string.h>
 
 #include "core/core_int.h"
+
+/* ops/rows_incr.c: ticking inputs */
+tide_table_t *tide__head_tail_ticking(tide_table_t *t, uint64_t n, bool tail, tide_error *err);
+tide_table_t *tide__merge_ticking(tide_table_t *const *tables, size_t n, tide_error *err);
 
 /* ------------------------------------------------------------- head/tail */
 
@@ -34,18 +40,12 @@ static tide_table_t *rows_by_pos(tide_table_t *t, uint64_t pos, uint64_t count, 
 }
 
 tide_table_t *tide_head(tide_table_t *t, uint64_t n, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "head: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if (t && t->node) return tide__head_tail_ticking(t, n, false, err);
   return rows_by_pos(t, 0, n, "head", err);
 }
 
 tide_table_t *tide_tail(tide_table_t *t, uint64_t n, tide_error *err) {
-  if (t && t->node) {
-    tide_error_set(err, TIDE_ERR_UNSUPPORTED, "tail: ticking inputs are not supported yet");
-    return NULL;
-  }
+  if (t && t->node) return tide__head_tail_ticking(t, n, true, err);
   uint64_t size = t ? tide_rowset_size(t->rowset) : 0;
   return rows_by_pos(t, n >= size ? 0 : size - n, n, "tail", err);
 }
@@ -142,17 +142,14 @@ static tide_status symbol_maps(tide_table_t *const *tables, size_t n, size_t col
 }
 
 tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err) {
-  for (size_t i = 0; tables && i < n; i++)
-    if (tables[i] && tables[i]->node) {
-      tide_error_set(err, TIDE_ERR_UNSUPPORTED, "merge: ticking inputs are not supported yet");
-      return NULL;
-    }
   if (n == 0 || !tables) {
     tide_error_set(err, TIDE_ERR_INVALID, "merge: no tables to merge");
     return NULL;
   }
   if (check_schemas(tables, n, err) != TIDE_OK) return NULL;
   if (n == 1) return tide_table_retain(tables[0]);
+  for (size_t i = 0; i < n; i++)
+    if (tables[i]->node) return tide__merge_ticking(tables, n, err);
 
   const tide_table_t *t0 = tables[0];
   size_t ncols = t0->ncols;
