@@ -655,6 +655,22 @@ static tide_sv *b_blink_to_append_only(tide_script_call *c) {
   return ret_table(c, tide_blink_to_append_only(t, &err), &err);
 }
 
+/* ring_table(table, capacity, initialize=True) (Deephaven's
+ * RingTableTools.of): the last `capacity` rows of a blink or append-only
+ * table. */
+static tide_sv *b_ring_table(tide_script_call *c) {
+  tide_table_t *t = get_table(c, 0);
+  int64_t cap;
+  bool init;
+  if (!t || !get_int(c, 1, 0, &cap) || !get_bool(c, 2, true, &init)) return NULL;
+  if (cap <= 0)
+    return ERR(c, c->an[1], TIDE_ERR_INVALID,
+               "ring_table(): the capacity must be positive (got %lld)", (long long)cap);
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_ring_table(t, (uint64_t)cap, init, &err), &err);
+}
+
 /* t.snapshot(): a static copy of the current rows. */
 static tide_sv *m_snapshot(tide_script_call *c) {
   tide_error err;
@@ -1204,6 +1220,7 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "input_table", .module = G, .params = P("col_defs", "init_table", "key_cols"), .fn = b_input_table},
     {.name = "run_cycles", .module = G, .params = P("n"), .fn = b_run_cycles},
     {.name = "blink_to_append_only", .module = G, .params = P("table"), .nreq = 1, .fn = b_blink_to_append_only},
+    {.name = "ring_table", .module = G, .params = P("table", "capacity", "initialize"), .nreq = 2, .fn = b_ring_table},
     {.name = "string_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_STRING},
 
     /* table attributes (tag 1: also readable without a call) */

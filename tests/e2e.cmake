@@ -115,6 +115,8 @@ add_test(NAME e2e_cli_stdout_full
 # clock: 2026-01-01T09:30:00Z + 100 ms per cycle)
 tide_e2e(tick_replay ARGS run tick_replay.tide STDOUT tick_replay.expected.out)
 tide_e2e(tick_input ARGS run tick_input.tide STDOUT tick_input.expected.out)
+tide_e2e(tick_sets ARGS run tick_sets.tide STDOUT tick_sets.expected.out)
+tide_e2e(tick_err_ring ARGS run tick_err_ring.tide RC 1 STDERR tick_err_ring.expected.err)
 tide_e2e(tick_cycles ARGS run tick_cycles.tide --cycles 4 STDOUT tick_cycles.expected.out
          CSV tick_cycles.expected.csv)
 tide_e2e(tick_duration ARGS run tick_cycles.tide --duration 1s --period 20ms
@@ -129,3 +131,11 @@ tide_e2e(cli_bad_period ARGS run tick_replay.tide --period PT0S RC 2
 tide_e2e(cli_cycles_and_duration ARGS run tick_replay.tide --cycles 2 --duration 1s RC 2
          STDERR_REGEX "not both")
 tide_e2e(cli_bad_cycles ARGS run tick_replay.tide --cycles many RC 2 STDERR_REGEX "--cycles")
+# every ticking operation's snapshot after 65 cycles equals the same
+# operation over snapshots of its inputs (tick_pipeline.tide writes pairs)
+set(tp ${TIDE_E2E_OUT}/tick_pipeline)
+set(tp_same)
+foreach(op join aj top hb vwap dist in merge)
+  list(APPEND tp_same ${tp}.${op}.tick.csv ${tp}.${op}.static.csv)
+endforeach()
+tide_e2e(tick_pipeline ARGS run tick_pipeline.tide --set out=${tp} SAME ${tp_same})

@@ -1,7 +1,7 @@
 /*
  * Table-type conversions (include/tide/tabletypes.h): snapshot,
- * remove_blink and blink_to_append_only over replayed blink and
- * append-only tables, against static slices of the replayed table and
+ * remove_blink, blink_to_append_only and ring_table over replayed blink
+ * and append-only tables, against static slices of the replayed table and
  * naive sums. Every update is validated by the graph.
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -214,6 +214,79 @@ static void test_conversions(uint64_t n, uint64_t per) {
   data_free(&d);
 }
 
+/* ring_table over blink and append-only replays: the last cap rows of the
+ * stream, i.e. a slice of the replayed table; rings created mid-stream with
+ * and without their input's current rows. */
+static void test_ring(uint64_t n, uint64_t per, uint64_t cap) {
+  tide_error err;
+  tu_rng rng = {g_seed ^ (n * 31 + cap)};
+  data_t d;
+  tide_table_t *src = gen_static(n, &rng, &d);
+  tide_graph_t *g = tide_graph_create(&err);
+  CHECK_OK_PTR(g, err);
+  tide__graph_set_validate(g, true);
+  tide_table_t *blink = tide_replay(g, src, per, true, &err);
+  tide_table_t *app = tide_replay(g, src, per, false, &err);
+  CHECK_OK_PTR(blink, err);
+  CHECK_OK_PTR(app, err);
+  tide_table_t *rb = tide_ring_table(blink, cap, true, &err);
+  tide_table_t *ra = tide_ring_table(app, cap, true, &err);
+  CHECK_OK_PTR(rb, err);
+  CHECK_OK_PTR(ra, err);
+  CHECK(tide_table_kind(rb) == TIDE_KIND_RING && tide_table_size(ra) == 0);
+  tide_table_t *late_i = NULL, *late_n = NULL, *late_b = NULL;
+  uint64_t late_lo = 0, late_hi = 0;
+  uint64_t cycles = (n + per - 1) / per + 2;
+  for (uint64_t k = 1; k <= cycles; k++) {
+    CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+    uint64_t hi = TIDE_MIN(k * per, n), lo = hi > cap ? hi - cap : 0;
+    tide_table_t *ref = slice(src, lo, hi);
+    CHECK_TABLES(rb, ref, 0);
+    CHECK_TABLES(ra, ref, 0);
+    tide_table_t *snap = tide_snapshot(rb, &err);
+    CHECK_OK_PTR(snap, err);
+    CHECK_TABLES(snap, ref, 0);
+    tide_table_free(snap);
+    tide_table_free(ref);
+    if (late_i) {
+      /* initialize: the append-only table's rows count; else only later
+       * ones; over blink, initialize takes the current batch */
+      tide_table_t *r1 = slice(src, hi > cap ? hi - cap : 0, hi);
+      CHECK_TABLES(late_i, r1, 0);
+      uint64_t from = TIDE_MAX(late_hi, hi > cap ? hi - cap : 0);
+      tide_table_t *r2 = slice(src, from, hi);
+      CHECK_TABLES(late_n, r2, 0);
+      uint64_t fb = TIDE_MAX(late_lo, hi > cap ? hi - cap : 0);
+      tide_table_t *r3 = slice(src, fb, hi);
+      CHECK_TABLES(late_b, r3, 0);
+      tide_table_free(r1);
+      tide_table_free(r2);
+      tide_table_free(r3);
+    }
+    if (k == 2) {
+      late_i = tide_ring_table(app, cap, true, &err);
+      late_n = tide_ring_table(app, cap, false, &err);
+      late_b = tide_ring_table(blink, cap, true, &err);
+      CHECK_OK_PTR(late_i, err);
+      CHECK_OK_PTR(late_n, err);
+      CHECK_OK_PTR(late_b, err);
+      late_lo = TIDE_MIN(per, n);
+      late_hi = hi;
+      CHECK(tide_table_size(late_n) == 0);
+    }
+  }
+  tide_table_free(late_i);
+  tide_table_free(late_n);
+  tide_table_free(late_b);
+  tide_table_free(rb);
+  tide_table_free(ra);
+  tide_table_free(app);
+  tide_table_free(blink);
+  tide_graph_free(g);
+  tide_table_free(src);
+  data_free(&d);
+}
+
 /* A snapshot large enough for several parallel morsels, same result for
  * any thread count. */
 static void test_parallel_snapshot(void) {
@@ -291,6 +364,10 @@ int main(void) {
   test_conversions(1000, 70);
   test_conversions(50, 50);
   test_conversions(0, 5);
+  test_ring(1000, 70, 100);
+  test_ring(500, 70, 40);
+  test_ring(300, 20, 1);
+  test_ring(5000, 4500, 6000);
   test_parallel_snapshot();
   test_errors();
   return tu_finish("tabletypes");

@@ -8,7 +8,8 @@
 #   -DSTDOUT_REGEX=re             stdout must match
 #   -DCSVDIFF=tool -DOUT_CSV=a.csv -DEXPECT_CSV=b.csv   compare CSVs (numbers
 #                                 with a relative tolerance)
-#   -DSAME_FILES="a;b"            two outputs must be byte-identical
+#   -DSAME_FILES="a;b;c;d..."     each pair of outputs (a,b), (c,d), ... must be
+#                                 byte-identical
 #   -DONE_LINE_STDERR=1           stderr must be exactly one line
 #   -DTIMING_LINES="2;3"          stderr must be exactly "N: SECONDS s" lines
 #
@@ -78,12 +79,17 @@ if(DEFINED EXPECT_CSV AND fail STREQUAL "")
   endif()
 endif()
 if(DEFINED SAME_FILES AND fail STREQUAL "")
-  list(GET SAME_FILES 0 fa)
-  list(GET SAME_FILES 1 fb)
-  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${fa}" "${fb}" RESULT_VARIABLE crc)
-  if(NOT crc EQUAL 0)
-    string(APPEND fail "${fa} and ${fb} differ\n")
-  endif()
+  list(LENGTH SAME_FILES nsame)
+  math(EXPR last "${nsame} - 1")
+  foreach(i RANGE 0 ${last} 2)
+    math(EXPR j "${i} + 1")
+    list(GET SAME_FILES ${i} fa)
+    list(GET SAME_FILES ${j} fb)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${fa}" "${fb}" RESULT_VARIABLE crc)
+    if(NOT crc EQUAL 0)
+      string(APPEND fail "${fa} and ${fb} differ\n")
+    endif()
+  endforeach()
 endif()
 if(NOT fail STREQUAL "")
   string(REPLACE ";" " " cmd "${ARGS}")
