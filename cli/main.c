@@ -32,6 +32,8 @@ typedef struct command {
 static int cmd_run(int argc, char **argv);
 static int cmd_gen_groupby(int argc, char **argv);
 static int cmd_topology(int argc, char **argv);
+int tide__cli_gen_join(int argc, char **argv); /* cli/gen.c */
+extern const char tide__gen_join_usage[];
 
 static const command commands[] = {
     {"run", cmd_run, "run a tide script",
@@ -86,6 +88,8 @@ static const command commands[] = {
      "  TIDE_TOPOLOGY=\"pack:2 numa:1 core:1 pu:1\"  an hwloc synthetic machine instead\n"
      "                of this one (with HWLOC_THISSYSTEM=1 workers really bind to it)\n"
      "  TIDE_NUMA=auto|off  pin workers to the plan (auto, the default) or not\n"},
+    {"gen-join", tide__cli_gen_join, "write the join benchmark tables (left, right) as CSV",
+     tide__gen_join_usage},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
