@@ -362,6 +362,40 @@ static void paged_fill(const tide_source_t *src, const tide_rowseq_t *seq, void 
     }
     return;
   }
+  /* Sparse keys (on average more than 64 keys apart: modified rows of a
+   * big table) miss the cache one by one: resolve every key's address
+   * first, then gather with software prefetch 16 keys ahead, so the misses
+   * overlap instead of queueing behind each other. */
+  if (seq->n >= 32 && (seq->keys[seq->n - 1] - seq->keys[0]) / seq->n > 64 &&
+      seq->keys[seq->n - 1] > seq->keys[0]) {
+    const char *ptr[TIDE_CHUNK_SIZE];
+    uint64_t cur = UINT64_MAX;
+    const char *page = NULL;
+    for (uint32_t i = 0; i < seq->n; i++) {
+      uint64_t id = seq->keys[i] >> TIDE_PAGE_BITS;
+      if (id != cur) {
+        page = paged_page(p, id);
+        cur = id;
+      }
+      ptr[i] = page + (size_t)(seq->keys[i] & (TIDE_PAGE_SIZE - 1)) * w;
+    }
+    uint32_t n = seq->n;
+    switch (w) {
+#define PAGED_PF(W, T)                                                   \
+  case W:                                                                \
+    for (uint32_t i = 0; i < n; i++) {                                   \
+      if (i + 16 < n) __builtin_prefetch(ptr[i + 16]);                   \
+      ((T *)d)[i] = *(const T *)ptr[i];                                  \
+    }                                                                    \
+    break;
+      PAGED_PF(1, uint8_t)
+      PAGED_PF(2, uint16_t)
+      PAGED_PF(4, uint32_t)
+      PAGED_PF(8, uint64_t)
+#undef PAGED_PF
+    }
+    return;
+  }
   /* Runs of keys on the same page share one page lookup. */
   uint32_t i = 0;
   while (i < seq->n) {
