@@ -139,3 +139,7 @@ foreach(op join aj top hb vwap dist in merge)
   list(APPEND tp_same ${tp}.${op}.tick.csv ${tp}.${op}.static.csv)
 endforeach()
 tide_e2e(tick_pipeline ARGS run tick_pipeline.tide --set out=${tp} SAME ${tp_same})
+# the ticking market example runs with --cycles (aj, natural_join, agg_by,
+# sort+head, ring_table, select_distinct on time tables)
+tide_e2e(example_market ARGS run ${PROJECT_SOURCE_DIR}/examples/ticking/market.tide --cycles 10
+         STDOUT_REGEX "--- after 10 cycles ---.*Energy")
