@@ -540,6 +540,32 @@ static void paged_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, 
     }
     return;
   }
+  /* Sparse keys: the current values through the prefetching gather of
+   * paged_fill, then per key: pages born in this step read null, keys of
+   * pages with log entries are probed in batches. */
+  if (seq->n >= 32 && seq->keys[seq->n - 1] > seq->keys[0] &&
+      (seq->keys[seq->n - 1] - seq->keys[0]) / seq->n > 64) {
+    paged_fill(src, seq, dst);
+    uint32_t probe[TIDE_CHUNK_SIZE];
+    uint32_t np = 0;
+    uint64_t cur = UINT64_MAX;
+    const page_meta_t *m = NULL;
+    for (uint32_t i = 0; i < seq->n; i++) {
+      uint64_t id = seq->keys[i] >> TIDE_PAGE_BITS;
+      if (id != cur) {
+        int64_t s = paged_slot(p, id);
+        m = s < 0 ? NULL : &p->meta[s];
+        cur = id;
+      }
+      if (!m) continue; /* never written: null now and before */
+      if (m->born == gen)
+        memcpy(d + (size_t)i * w, p->null_page, w);
+      else if (m->lgen == gen && m->lcount)
+        probe[np++] = i;
+    }
+    if (np) LOG_DISPATCH(w, log_patch_probe_idx, L, seq->keys, probe, np, dst);
+    return;
+  }
   /* Keys: runs on one page share the page lookup; keys to probe are
    * collected and probed in batches. */
   const uint64_t *keys = seq->keys;

@@ -656,6 +656,55 @@ static void test_tredir(uint64_t seed) {
   tide_source_release(map);
 }
 
+/* Sparse sorted keys (the prefetching paths of fill and fill_prev): a
+ * model of current and step-start values over a 2M key space, pages born
+ * in the current step included. */
+static void test_sparse(uint64_t seed) {
+  tu_rng r = {seed};
+  enum { SPACE = 1 << 21, NSP = 3000 };
+  tide_error err;
+  tide_source_t *src = tide__source_paged_create(TIDE_I64, NULL, &err);
+  CHECK(src && tide__source_track_prev(src, &g_step) == TIDE_OK);
+  int64_t *cur = malloc(SPACE * sizeof *cur), *start = malloc(SPACE * sizeof *start);
+  for (uint64_t k = 0; k < SPACE; k++) cur[k] = TIDE_NULL_I64;
+  uint64_t *keys = malloc(NSP * sizeof *keys);
+  int64_t *got = malloc(NSP * sizeof *got);
+  for (int step = 0; step < 12; step++) {
+    atomic_fetch_add(&g_step, 1);
+    memcpy(start, cur, SPACE * sizeof *cur);
+    for (int w = 0; w < 2000; w++) {
+      uint64_t k = tu_below(&r, SPACE);
+      int64_t v = (int64_t)tu_below(&r, 1000000);
+      CHECK(tide__source_paged_set(src, &k, 1, &v) == TIDE_OK);
+      cur[k] = v;
+    }
+    /* sorted sparse keys: half of them written keys' neighbourhoods */
+    uint64_t k = tu_below(&r, 300);
+    uint32_t n = 0;
+    while (n < NSP && k < SPACE) {
+      keys[n++] = k;
+      k += 1 + tu_below(&r, 1200);
+    }
+    for (uint32_t off = 0; off < n; off += TIDE_CHUNK_SIZE) {
+      uint32_t m = n - off < TIDE_CHUNK_SIZE ? n - off : TIDE_CHUNK_SIZE;
+      tide_rowseq_t seq = {0, keys + off, 0, m};
+      tide_source_fill(src, &seq, got + off);
+      for (uint32_t i = 0; i < m; i++)
+        CHECK_MSG(got[off + i] == cur[keys[off + i]], "sparse fill key %llu step %d",
+                  (unsigned long long)keys[off + i], step);
+      tide_source_fill_prev(src, &seq, got + off);
+      for (uint32_t i = 0; i < m; i++)
+        CHECK_MSG(got[off + i] == start[keys[off + i]], "sparse fill_prev key %llu step %d",
+                  (unsigned long long)keys[off + i], step);
+    }
+  }
+  free(cur);
+  free(start);
+  free(keys);
+  free(got);
+  tide_source_release(src);
+}
+
 int main(void) {
   for (int i = 0; i < NSTR; i++) snprintf(g_strs[i], sizeof g_strs[i], "s%d", i);
   uint64_t seed = tu_seed(20261121);
@@ -665,6 +714,7 @@ int main(void) {
   for (size_t t = 0; t < sizeof types / sizeof *types; t++) test_random(types[t], seed + t);
   test_views(seed + 100);
   test_tredir(seed + 200);
+  test_sparse(seed + 300);
   if (getenv("TIDE_PREV_BENCH")) bench();
   return tu_finish("prev");
 }
