@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <hwloc.h>
+#include <omp.h>
 
 #include "core/core_int.h"
 #include "numa/numa_int.h"
@@ -284,6 +285,8 @@ tide_status tide_topology_print(const tide_topology_t *t, int n, FILE *out, tide
   bool bindable = !t->synthetic || (ts && !strcmp(ts, "1"));
   fprintf(out, "plan: %d worker(s), NUMA %s%s\n", n,
           tide_get_numa() == TIDE_NUMA_OFF ? "off (not pinned)"
+          : omp_get_proc_bind() != omp_proc_bind_false
+              ? "auto (OMP_PROC_BIND is set: the embedding process binds, tide does not pin)"
           : bindable ? "auto (pinned)"
                      : "auto (synthetic topology: not bound; set HWLOC_THISSYSTEM=1)",
           shared ? " - OVERSUBSCRIBED: more workers than usable PUs" : "");
