@@ -34,6 +34,8 @@ static int cmd_gen_groupby(int argc, char **argv);
 static int cmd_topology(int argc, char **argv);
 int tide__cli_gen_join(int argc, char **argv); /* cli/gen.c */
 extern const char tide__gen_join_usage[];
+int tide__cli_ingest(int argc, char **argv); /* cli/ingest.c */
+extern const char tide__ingest_usage[];
 
 static const command commands[] = {
     {"run", cmd_run, "run a tide script",
@@ -90,6 +92,8 @@ static const command commands[] = {
      "  TIDE_NUMA=auto|off  pin workers to the plan (auto, the default) or not\n"},
     {"gen-join", tide__cli_gen_join, "write the join benchmark tables (left, right) as CSV",
      tide__gen_join_usage},
+    {"ingest", tide__cli_ingest, "append CSV rows to an intraday partition (file or stream)",
+     tide__ingest_usage},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

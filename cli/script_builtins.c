@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "cli/script.h"
+#include "tide/historical.h"
+#include "tide/intraday.h"
 
 #define ERR(c, node, st, ...) tide__script_err((c), (node), (st), __VA_ARGS__)
 
@@ -1086,6 +1088,101 @@ static tide_sv *m_join(tide_script_call *c) {
   return ret_table(c, t, &err);
 }
 
+/* ====================================== storage (io/tabledir.c, io/historical.c) */
+
+/* A string argument without an embedded NUL (paths and names). */
+static bool get_path_arg(tide_script_call *c, int i, const char **out) {
+  if (!get_str(c, i, out)) return false;
+  if (strlen(*out) != c->a[i]->u.str.len) {
+    char fn[64];
+    ERR(c, c->an[i], TIDE_ERR_INVALID, "%s(): argument '%s' contains a NUL character",
+        fname(c, fn, sizeof fn), c->fn->params[i]);
+    return false;
+  }
+  return true;
+}
+
+/* live_table(namespace, table_name, db="./tide-db", date=today UTC): the
+ * ticking append-only tail of an intraday partition (tide_live_table). */
+static tide_sv *b_live_table(tide_script_call *c) {
+  const char *ns, *tn, *db = TIDE_DB_DEFAULT, *date = NULL;
+  if (!get_path_arg(c, 0, &ns) || !get_path_arg(c, 1, &tn)) return NULL;
+  if (!is_none(c->a[2]) && !get_path_arg(c, 2, &db)) return NULL;
+  if (!is_none(c->a[3]) && !get_path_arg(c, 3, &date)) return NULL;
+  tide_graph_t *g = tide_graph_default();
+  if (!g) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_live_table(g, db, ns, tn, date, &err), &err);
+}
+
+/* write_table(table, dir, codec="lz4") */
+static tide_sv *b_write_table(tide_script_call *c) {
+  tide_table_t *t = get_table(c, 0);
+  const char *dir, *cname = "lz4";
+  if (!t || !get_path_arg(c, 1, &dir)) return NULL;
+  if (!is_none(c->a[2]) && !get_str(c, 2, &cname)) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  tide_codec_t codec;
+  if (tide_codec_parse(cname, &codec, &err) != TIDE_OK)
+    return ERR(c, c->an[2], err.status, "write_table(): %s", err.msg);
+  if (tide_table_write_dir(t, dir, codec, &err) != TIDE_OK)
+    return tide__script_engine_err(c, &err);
+  return tide__sv_none();
+}
+
+/* read_table(dir) */
+static tide_sv *b_read_table(tide_script_call *c) {
+  const char *dir;
+  if (!get_path_arg(c, 0, &dir)) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  return ret_table(c, tide_table_read_dir(dir, &err), &err);
+}
+
+/* historical_table(namespace, table_name, db="./tide-db", from_date=None,
+ * to_date=None, columns=None): dates outside [from_date, to_date] and
+ * columns not listed are never opened */
+static tide_sv *b_historical_table(tide_script_call *c) {
+  const char *ns, *tn, *db = "./tide-db";
+  if (!get_path_arg(c, 0, &ns) || !get_path_arg(c, 1, &tn)) return NULL;
+  if (!is_none(c->a[2]) && !get_path_arg(c, 2, &db)) return NULL;
+  tide_historical_query_t q = {0};
+  if (!is_none(c->a[3]) && !get_str(c, 3, &q.from)) return NULL;
+  if (!is_none(c->a[4]) && !get_str(c, 4, &q.to)) return NULL;
+  strlist cols;
+  if (!get_strlist(c, 5, &cols)) return NULL;
+  if (!is_none(c->a[5])) {
+    q.cols = cols.v;
+    q.ncols = cols.n;
+  }
+  tide_error err;
+  tide_error_clear(&err);
+  tide_table_t *t = tide_historical_query(db, ns, tn, &q, &err);
+  strlist_free(&cols);
+  return ret_table(c, t, &err);
+}
+
+/* write_historical(table, namespace, table_name, date, db="./tide-db",
+ * codec="lz4") */
+static tide_sv *b_write_historical(tide_script_call *c) {
+  tide_table_t *t = get_table(c, 0);
+  const char *ns, *tn, *date, *db = "./tide-db", *cname = "lz4";
+  if (!t || !get_path_arg(c, 1, &ns) || !get_path_arg(c, 2, &tn) || !get_path_arg(c, 3, &date))
+    return NULL;
+  if (!is_none(c->a[4]) && !get_path_arg(c, 4, &db)) return NULL;
+  if (!is_none(c->a[5]) && !get_str(c, 5, &cname)) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  tide_codec_t codec;
+  if (tide_codec_parse(cname, &codec, &err) != TIDE_OK)
+    return ERR(c, c->an[5], err.status, "write_historical(): %s", err.msg);
+  if (tide_historical_write(db, ns, tn, date, t, codec, &err) != TIDE_OK)
+    return tide__script_engine_err(c, &err);
+  return tide__sv_none();
+}
+
 /* ================================================================== agg */
 
 static bool dup_strlist(tide_script_call *c, int i, char ***out, size_t *n) {
@@ -1222,6 +1319,11 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "blink_to_append_only", .module = G, .params = P("table"), .nreq = 1, .fn = b_blink_to_append_only},
     {.name = "ring_table", .module = G, .params = P("table", "capacity", "initialize"), .nreq = 2, .fn = b_ring_table},
     {.name = "string_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_STRING},
+    {.name = "write_table", .module = G, .params = P("table", "dir", "codec"), .nreq = 2, .fn = b_write_table},
+    {.name = "read_table", .module = G, .params = P("dir"), .nreq = 1, .fn = b_read_table},
+    {.name = "historical_table", .module = G, .params = P("namespace", "table_name", "db", "from_date", "to_date", "columns"), .nreq = 2, .fn = b_historical_table},
+    {.name = "live_table", .module = G, .params = P("namespace", "table_name", "db", "date"), .nreq = 2, .fn = b_live_table},
+    {.name = "write_historical", .module = G, .params = P("table", "namespace", "table_name", "date", "db", "codec"), .nreq = 4, .fn = b_write_historical},
 
     /* table attributes (tag 1: also readable without a call) */
     {.name = "size", .module = T, .params = {NULL}, .fn = m_size, .tag = 1},

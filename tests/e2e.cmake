@@ -143,3 +143,18 @@ tide_e2e(tick_pipeline ARGS run tick_pipeline.tide --set out=${tp} SAME ${tp_sam
 # sort+head, ring_table, select_distinct on time tables)
 tide_e2e(example_market ARGS run ${PROJECT_SOURCE_DIR}/examples/ticking/market.tide --cycles 10
          STDOUT_REGEX "--- after 10 cycles ---.*Energy")
+
+# --- storage: write_table/read_table round trip (every codec) and
+# historical partitions through WritablePartitions links (io/historical.c)
+set(st_dir ${TIDE_E2E_OUT}/storage_roundtrip.d)
+add_test(NAME e2e_storage_roundtrip
+         COMMAND sh -c "rm -rf '${st_dir}' && mkdir -p '${st_dir}' && $<TARGET_FILE:tide> run storage_roundtrip.tide --set dir='${st_dir}' --set out='${TIDE_E2E_OUT}/storage_roundtrip.csv' && $<TARGET_FILE:tide_csvdiff> '${TIDE_E2E_OUT}/storage_roundtrip.csv' storage_roundtrip.expected.csv"
+         WORKING_DIRECTORY ${TIDE_E2E_DIR})
+set(hd ${TIDE_E2E_OUT}/storage_historical.db)
+set(hm ${hd}/Systems/Mkt)
+add_test(NAME e2e_storage_historical
+         COMMAND sh -c "rm -rf '${hd}' && mkdir -p '${hm}/Partitions/0' '${hm}/Partitions/1' '${hm}/WritablePartitions' && ln -s ../Partitions/0 '${hm}/WritablePartitions/0' && ln -s ../Partitions/1 '${hm}/WritablePartitions/1' && $<TARGET_FILE:tide> run storage_historical.tide --set db='${hd}' --set out='${TIDE_E2E_OUT}/storage_historical.csv' --set out2='${TIDE_E2E_OUT}/storage_historical2.csv' && $<TARGET_FILE:tide_csvdiff> '${TIDE_E2E_OUT}/storage_historical.csv' storage_historical.expected.csv && $<TARGET_FILE:tide_csvdiff> '${TIDE_E2E_OUT}/storage_historical2.csv' storage_historical2.expected.csv"
+         WORKING_DIRECTORY ${TIDE_E2E_DIR})
+foreach(e read_table historical)
+  tide_e2e(error_${e} ARGS run err_${e}.tide RC 1 STDERR err_${e}.expected.err)
+endforeach()

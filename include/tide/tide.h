@@ -22,5 +22,7 @@
 #include "tide/tabletypes.h"
 #include "tide/numa.h"
 #include "tide/storage.h"
+#include "tide/intraday.h"
+#include "tide/historical.h"
 
 #endif /* TIDE_TIDE_H */

@@ -1,0 +1,801 @@
+/*
+ * The historical store (include/tide/historical.h): table directories
+ * under DB/Systems/<ns>/Partitions/<n>/<date>/<table>/, written through
+ * the WritablePartitions links, read as one static table with a Date
+ * column, pruned by date range and by zone maps.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/io_int.h"
+#include "tide/historical.h"
+#include "tide/ops.h"
+
+#define DEFAULT_DB "./tide-db"
+
+/* ------------------------------------------------------------- names */
+
+tide_status tide_db_check_name(const char *what, const char *name, tide_error *err) {
+  if (!name || !*name)
+    return tide_error_set(err, TIDE_ERR_INVALID, "%s name is empty", what);
+  size_t n = strlen(name);
+  if (n > 255) return tide_error_set(err, TIDE_ERR_INVALID, "%s name is too long", what);
+  if (name[0] == '.')
+    return tide_error_set(err, TIDE_ERR_INVALID,
+                          "%s name '%s' starts with '.' (refused: it could leave the database "
+                          "root or hide a temporary file)",
+                          what, name);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)name[i];
+    if (ch == '/' || ch == '\\')
+      return tide_error_set(err, TIDE_ERR_INVALID,
+                            "%s name '%s' contains '%c' (refused: names are single directories)",
+                            what, name, ch);
+    if (ch < 0x20 || ch == 0x7f)
+      return tide_error_set(err, TIDE_ERR_INVALID,
+                            "%s name contains a control character (byte %u)", what, ch);
+  }
+  return TIDE_OK;
+}
+
+static bool is_date(const char *d) {
+  if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-') return false;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9')) return false;
+  int m = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
+  return m >= 1 && m <= 12 && day >= 1 && day <= 31;
+}
+
+tide_status tide_db_check_date(const char *date, tide_error *err) {
+  if (is_date(date)) return TIDE_OK;
+  return tide_error_set(err, TIDE_ERR_INVALID, "date '%s' is not YYYY-MM-DD",
+                        date ? date : "(null)");
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* printf into a new tide_malloc-ed string; NULL on OOM. */
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  int n = vsnprintf(NULL, 0, f, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *s = tide_malloc((size_t)n + 1);
+  if (!s) return NULL;
+  va_start(ap, f);
+  vsnprintf(s, (size_t)n + 1, f, ap);
+  va_end(ap);
+  return s;
+}
+
+static bool is_dir(const char *p) {
+  struct stat sb;
+  return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static bool all_digits(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
+/* Partition names: numeric ones numerically (shorter first), then the rest
+ * by strcmp. */
+static int cmp_part_name(const char *a, const char *b) {
+  bool da = all_digits(a), db = all_digits(b);
+  if (da != db) return da ? -1 : 1;
+  if (da) {
+    while (*a == '0' && a[1]) a++;
+    while (*b == '0' && b[1]) b++;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb) return la < lb ? -1 : 1;
+  }
+  return strcmp(a, b);
+}
+
+static int cmp_names_qsort(const void *x, const void *y) {
+  return cmp_part_name(*(char *const *)x, *(char *const *)y);
+}
+
+static void free_names(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) tide_free(v[i]);
+  tide_free(v);
+}
+
+/* Sub-directory names of dir accepted by `keep` (symlinks to directories
+ * count), sorted with cmp_part_name. */
+static tide_status list_subdirs(const char *op, const char *dir, bool (*keep)(const char *),
+                                char ***out, size_t *n, tide_error *err) {
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d)
+    return tide_error_set(err, errno == ENOENT ? TIDE_ERR_NOT_FOUND : TIDE_ERR_IO,
+                          "%s: cannot open '%s': %s", op, dir, strerror(errno));
+  char **v = NULL;
+  size_t cnt = 0, cap = 0;
+  tide_status st = TIDE_OK;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.' || !keep(de->d_name)) continue;
+    char *p = fmt("%s/%s", dir, de->d_name);
+    if (!p) {
+      st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+      break;
+    }
+    bool ok = is_dir(p);
+    tide_free(p);
+    if (!ok) continue;
+    if (cnt == cap) {
+      size_t nc = cap ? 2 * cap : 16;
+      char **nv = tide_realloc(v, nc * sizeof *nv);
+      if (!nv) {
+        st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+        break;
+      }
+      v = nv;
+      cap = nc;
+    }
+    if (!(v[cnt] = tide_strdup(de->d_name))) {
+      st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+      break;
+    }
+    cnt++;
+  }
+  closedir(d);
+  if (st != TIDE_OK) {
+    free_names(v, cnt);
+    return st;
+  }
+  if (cnt) qsort(v, cnt, sizeof *v, cmp_names_qsort);
+  *out = v;
+  *n = cnt;
+  return TIDE_OK;
+}
+
+static bool keep_any(const char *s) { return tide_db_check_name("partition", s, NULL) == TIDE_OK; }
+static bool keep_date(const char *s) { return is_date(s); }
+
+static tide_status sync_dir(const char *dir, tide_error *err) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return tide_error_set(err, TIDE_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+  int r = fsync(fd);
+  int e = errno;
+  close(fd);
+  if (r != 0 && e != EINVAL && e != EROFS)
+    return tide_error_set(err, TIDE_ERR_IO, "%s: cannot sync: %s", dir, strerror(e));
+  return TIDE_OK;
+}
+
+static tide_status check_names(const char *op, const char *ns, const char *table,
+                               tide_error *err) {
+  tide_error e;
+  tide_error_clear(&e);
+  tide_status st = tide_db_check_name("namespace", ns, &e);
+  if (st == TIDE_OK) st = tide_db_check_name("table", table, &e);
+  if (st != TIDE_OK) return tide_error_set(err, st, "%s: %s", op, e.msg);
+  return TIDE_OK;
+}
+
+/* ------------------------------------------------------------- write */
+
+tide_status tide_historical_write(const char *db, const char *ns, const char *table,
+                                  const char *date, const tide_table_t *t, tide_codec_t codec,
+                                  tide_error *err) {
+  static const char op[] = "historical_write";
+  if (!db) db = DEFAULT_DB;
+  tide_status st = check_names(op, ns, table, err);
+  if (st != TIDE_OK) return st;
+  if (!is_date(date))
+    return tide_error_set(err, TIDE_ERR_INVALID, "%s: date '%s' is not YYYY-MM-DD", op,
+                          date ? date : "(null)");
+  if (!t) return tide_error_set(err, TIDE_ERR_INVALID, "%s: no table", op);
+  if (tide_table_col_index(t, TIDE_HISTORICAL_DATE_COL) >= 0)
+    return tide_error_set(err, TIDE_ERR_INVALID,
+                          "%s: the table has a column '" TIDE_HISTORICAL_DATE_COL
+                          "', which is the partitioning column of historical tables "
+                          "(rename or drop it)",
+                          op);
+  char *wdir = fmt("%s/Systems/%s/WritablePartitions", db, ns);
+  char *pdir = fmt("%s/Systems/%s/Partitions", db, ns);
+  char **wn = NULL, **pn = NULL;
+  size_t nw = 0, np = 0;
+  char *datedir = NULL, *tdir = NULL;
+  if (!wdir || !pdir) {
+    st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    goto done;
+  }
+  if (!is_dir(wdir)) {
+    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
+                        "%s: namespace '%s' has no WritablePartitions ('%s' is missing: the "
+                        "administrator creates Partitions/<n> and the WritablePartitions/<n> "
+                        "links)",
+                        op, ns, wdir);
+    goto done;
+  }
+  st = list_subdirs(op, wdir, keep_any, &wn, &nw, err);
+  if (st != TIDE_OK) goto done;
+  if (nw == 0) {
+    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
+                        "%s: namespace '%s' has no writable partition (no directory or link "
+                        "to one in '%s')",
+                        op, ns, wdir);
+    goto done;
+  }
+  /* the date must not hold the table already, in any partition */
+  if (is_dir(pdir)) {
+    st = list_subdirs(op, pdir, keep_any, &pn, &np, err);
+    if (st != TIDE_OK) goto done;
+    for (size_t i = 0; i < np; i++) {
+      char *p = fmt("%s/%s/%s/%s", pdir, pn[i], date, table);
+      if (!p) {
+        st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+        goto done;
+      }
+      struct stat sb;
+      bool exists = lstat(p, &sb) == 0;
+      if (exists)
+        st = tide_error_set(err, TIDE_ERR_INVALID, "%s: %s.%s of %s already exists ('%s')", op,
+                            ns, table, date, p);
+      tide_free(p);
+      if (exists) goto done;
+    }
+  }
+  /* FNV-1a of the date picks the writable partition */
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = date; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  const char *part = wn[h % nw];
+  datedir = fmt("%s/%s/%s", wdir, part, date);
+  tdir = fmt("%s/%s/%s/%s", wdir, part, date, table);
+  if (!datedir || !tdir) {
+    st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    goto done;
+  }
+  if (!is_dir(datedir)) {
+    if (mkdir(datedir, 0777) != 0 && errno != EEXIST) {
+      st = tide_error_set(err, TIDE_ERR_IO, "%s: cannot create '%s': %s", op, datedir,
+                          strerror(errno));
+      goto done;
+    }
+    char *parent = fmt("%s/%s", wdir, part);
+    if (!parent) {
+      st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+      goto done;
+    }
+    st = sync_dir(parent, err);
+    tide_free(parent);
+    if (st != TIDE_OK) goto done;
+  }
+  st = tide_table_write_dir(t, tdir, codec, err);
+done:
+  free_names(wn, nw);
+  free_names(pn, np);
+  tide_free(wdir);
+  tide_free(pdir);
+  tide_free(datedir);
+  tide_free(tdir);
+  return st;
+}
+
+/* -------------------------------------------------------------- list */
+
+void tide_historical_parts_free(tide_historical_part_t *parts, size_t n) {
+  for (size_t i = 0; parts && i < n; i++) {
+    tide_free(parts[i].partition);
+    tide_free(parts[i].path);
+  }
+  tide_free(parts);
+}
+
+static int cmp_parts(const void *x, const void *y) {
+  const tide_historical_part_t *a = x, *b = y;
+  int c = strcmp(a->date, b->date);
+  return c ? c : cmp_part_name(a->partition, b->partition);
+}
+
+tide_status tide_historical_list(const char *db, const char *ns, const char *table,
+                                 const tide_historical_query_t *q,
+                                 tide_historical_part_t **parts, size_t *n, tide_error *err) {
+  static const char op[] = "historical_table";
+  *parts = NULL;
+  *n = 0;
+  if (!db) db = DEFAULT_DB;
+  tide_status st = check_names(op, ns, table, err);
+  if (st != TIDE_OK) return st;
+  const char *from = q ? q->from : NULL, *to = q ? q->to : NULL;
+  if ((from && !is_date(from)) || (to && !is_date(to)))
+    return tide_error_set(err, TIDE_ERR_INVALID, "%s: date '%s' is not YYYY-MM-DD", op,
+                          from && !is_date(from) ? from : to);
+  char *pdir = fmt("%s/Systems/%s/Partitions", db, ns);
+  if (!pdir) return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+  if (!is_dir(pdir)) {
+    st = tide_error_set(err, TIDE_ERR_NOT_FOUND, "%s: namespace '%s' has no historical data ('%s' is missing)", op, ns, pdir);
+    tide_free(pdir);
+    return st;
+  }
+  char **pn = NULL;
+  size_t np = 0;
+  st = list_subdirs(op, pdir, keep_any, &pn, &np, err);
+  tide_historical_part_t *v = NULL;
+  size_t cnt = 0, cap = 0;
+  for (size_t i = 0; i < np && st == TIDE_OK; i++) {
+    char *pp = fmt("%s/%s", pdir, pn[i]);
+    char **dn = NULL;
+    size_t nd = 0;
+    if (!pp) st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    if (st == TIDE_OK) st = list_subdirs(op, pp, keep_date, &dn, &nd, err);
+    for (size_t j = 0; j < nd && st == TIDE_OK; j++) {
+      if ((from && strcmp(dn[j], from) < 0) || (to && strcmp(dn[j], to) > 0)) continue;
+      char *tp = fmt("%s/%s/%s", pp, dn[j], table);
+      if (!tp) {
+        st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+        break;
+      }
+      if (!is_dir(tp)) {
+        tide_free(tp);
+        continue;
+      }
+      if (cnt == cap) {
+        size_t nc = cap ? 2 * cap : 16;
+        tide_historical_part_t *nv = tide_realloc(v, nc * sizeof *nv);
+        if (!nv) {
+          tide_free(tp);
+          st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+          break;
+        }
+        v = nv;
+        cap = nc;
+      }
+      memcpy(v[cnt].date, dn[j], 11);
+      v[cnt].path = tp;
+      v[cnt].partition = tide_strdup(pn[i]);
+      cnt++;
+      if (!v[cnt - 1].partition)
+        st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    }
+    free_names(dn, nd);
+    tide_free(pp);
+  }
+  free_names(pn, np);
+  tide_free(pdir);
+  if (st != TIDE_OK) {
+    tide_historical_parts_free(v, cnt);
+    return st;
+  }
+  if (cnt) qsort(v, cnt, sizeof *v, cmp_parts);
+  *parts = v;
+  *n = cnt;
+  return TIDE_OK;
+}
+
+/* -------------------------------------------------------------- read */
+
+/* A parsed table.tdef (checksum verified): rows and the columns' names,
+ * types and files (pointing into text). */
+typedef struct tdef_t {
+  char *text;
+  uint64_t rows;
+  size_t nc;
+  const char **names, **files;
+  tide_type_t *types;
+} tdef_t;
+
+static void tdef_free(tdef_t *d) {
+  tide_free(d->text);
+  tide_free(d->names);
+  tide_free(d->files);
+  tide_free(d->types);
+  memset(d, 0, sizeof *d);
+}
+
+static tide_status tdef_load(const char *dir, tdef_t *d, tide_error *err) {
+  static const char op[] = "historical_table";
+  memset(d, 0, sizeof *d);
+  char *file = fmt("%s/table.tdef", dir);
+  if (!file) return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+  tide_status st = TIDE_OK;
+  FILE *f = fopen(file, "rb");
+  d->text = tide_malloc((1u << 20) + 1);
+  size_t len = f && d->text ? fread(d->text, 1, 1u << 20, f) : 0;
+  if (f) fclose(f);
+  if (!f || !d->text) {
+    st = tide_error_set(err, f ? TIDE_ERR_NOMEM : TIDE_ERR_NOT_FOUND, "%s: cannot read '%s'", op,
+                        file);
+    goto done;
+  }
+  d->text[len] = '\0';
+  char *cl = strstr(d->text, "\nchecksum ");
+  uint64_t want = cl ? strtoull(cl + 10, NULL, 16) : 0;
+  if (!cl || tide__checksum64(d->text, (size_t)(cl + 1 - d->text)) != want) {
+    st = tide_error_set(err, TIDE_ERR_CORRUPT, "%s: checksum mismatch or truncated definition",
+                        file);
+    goto done;
+  }
+  cl[1] = '\0';
+  if (strncmp(d->text, "tide-table 1\n", 13) != 0) {
+    st = tide_error_set(err, TIDE_ERR_CORRUPT, "%s: not a version 1 tide table definition", file);
+    goto done;
+  }
+  size_t cap = 0;
+  for (char *l = d->text; *l; l++)
+    if (*l == '\n') cap++;
+  d->names = tide_calloc(cap + 1, sizeof *d->names);
+  d->files = tide_calloc(cap + 1, sizeof *d->files);
+  d->types = tide_calloc(cap + 1, sizeof *d->types);
+  if (!d->names || !d->files || !d->types) {
+    st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    goto done;
+  }
+  char *save = NULL;
+  bool have_rows = false;
+  for (char *l = strtok_r(d->text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    if (strncmp(l, "rows ", 5) == 0) {
+      d->rows = strtoull(l + 5, NULL, 10);
+      have_rows = true;
+      continue;
+    }
+    if (strncmp(l, "column ", 7) != 0) continue;
+    char *f1 = l + 7, *f2 = strchr(f1, ' '), *f3 = f2 ? strchr(f2 + 1, ' ') : NULL,
+         *f4 = f3 ? strchr(f3 + 1, ' ') : NULL;
+    if (!f4 || strchr(f4 + 1, '/') || f4[1] == '.') {
+      st = tide_error_set(err, TIDE_ERR_CORRUPT, "%s: bad column line '%s'", file, l);
+      goto done;
+    }
+    *f2 = *f3 = *f4 = '\0';
+    if (!tide_type_from_name(f2 + 1, &d->types[d->nc])) {
+      st = tide_error_set(err, TIDE_ERR_CORRUPT, "%s: unknown type '%s'", file, f2 + 1);
+      goto done;
+    }
+    d->names[d->nc] = f1;
+    d->files[d->nc++] = f4 + 1;
+  }
+  if (!have_rows) st = tide_error_set(err, TIDE_ERR_CORRUPT, "%s: no 'rows' line", file);
+done:
+  if (st != TIDE_OK) tdef_free(d);
+  tide_free(file);
+  return st;
+}
+
+/* The columns of a table directory (all, or `cols`) from its table.tdef,
+ * without opening the column files: an empty table. */
+static tide_table_t *empty_from_tdef(const char *dir, const char *const *cols, size_t ncols,
+                                     tide_error *err) {
+  tdef_t d;
+  if (tdef_load(dir, &d, err) != TIDE_OK) return NULL;
+  tide_table_t *res = NULL;
+  if (!cols) {
+    res = tide_table_create_empty(d.nc, d.names, d.types, err);
+  } else {
+    tide_type_t *types = tide_calloc(ncols + 1, sizeof *types);
+    size_t k = 0;
+    for (; types && k < ncols; k++) {
+      size_t c = 0;
+      while (c < d.nc && strcmp(d.names[c], cols[k]) != 0) c++;
+      if (c == d.nc) {
+        tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no column '%s' in '%s'",
+                       cols[k], dir);
+        break;
+      }
+      types[k] = d.types[c];
+    }
+    if (!types) tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    else if (k == ncols) res = tide_table_create_empty(ncols, cols, types, err);
+    tide_free(types);
+  }
+  tdef_free(&d);
+  return res;
+}
+
+/* Only the columns `cols` of a table directory (the others are never
+ * opened). */
+static tide_table_t *read_cols(const char *dir, const char *const *cols, size_t ncols,
+                               tide_error *err) {
+  tdef_t d;
+  if (tdef_load(dir, &d, err) != TIDE_OK) return NULL;
+  tide_table_t *res = NULL;
+  tide_source_t **srcs = tide_calloc(ncols + 1, sizeof *srcs);
+  size_t made = 0;
+  if (!srcs) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    goto done;
+  }
+  for (; made < ncols; made++) {
+    size_t c = 0;
+    while (c < d.nc && strcmp(d.names[c], cols[made]) != 0) c++;
+    if (c == d.nc) {
+      tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no column '%s' in '%s'",
+                     cols[made], dir);
+      goto done;
+    }
+    char *p = fmt("%s/%s", dir, d.files[c]);
+    if (!p) {
+      tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+      goto done;
+    }
+    tide_colfile_t *f = tide_colfile_open(p, err);
+    if (f && (tide_colfile_type(f) != d.types[c] || tide_colfile_rows(f) != d.rows)) {
+      tide_error_set(err, TIDE_ERR_CORRUPT,
+                     "%s: holds %llu %s values; %s/table.tdef says %llu %s values", p,
+                     (unsigned long long)tide_colfile_rows(f),
+                     tide_type_name(tide_colfile_type(f)), dir, (unsigned long long)d.rows,
+                     tide_type_name(d.types[c]));
+      tide_colfile_close(f);
+      f = NULL;
+    }
+    tide_free(p);
+    if (!f) goto done;
+    srcs[made] = tide_colfile_source(f, err);
+    tide_colfile_close(f);
+    if (!srcs[made]) goto done;
+  }
+  {
+    tide_rowset_t *rs = d.rows ? tide_rowset_create_range(0, d.rows - 1) : tide_rowset_create();
+    if (!rs) {
+      tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+      goto done;
+    }
+    res = tide_table_create(rs, ncols, cols, srcs, err);
+    tide_rowset_free(rs);
+  }
+done:
+  for (size_t i = 0; srcs && i < ncols; i++) tide_source_release(srcs[i]);
+  tide_free(srcs);
+  tdef_free(&d);
+  return res;
+}
+
+static bool zone_type(tide_type_t t) {
+  return t == TIDE_I8 || t == TIDE_I16 || t == TIDE_I32 || t == TIDE_I64 || t == TIDE_F32 ||
+         t == TIDE_F64;
+}
+
+/* Keys of the blocks of dir/<col>.col whose zone map overlaps [lo, hi]
+ * (NULL and *skip when none). */
+static tide_status zone_rows(const char *dir, const tide_historical_query_t *q,
+                             tide_rowset_t **rs, bool *skip, tide_error *err) {
+  *rs = NULL;
+  *skip = false;
+  char *p = fmt("%s/%s.col", dir, q->col);
+  if (!p) return tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+  tide_colfile_t *f = tide_colfile_open(p, err);
+  if (!f) {
+    tide_status st = err ? err->status : TIDE_ERR_IO;
+    if (st == TIDE_ERR_NOT_FOUND)
+      st = tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no column '%s' in '%s'",
+                          q->col, dir);
+    tide_free(p);
+    return st;
+  }
+  tide_type_t ty = tide_colfile_type(f);
+  tide_status st = TIDE_OK;
+  if (!zone_type(ty)) {
+    st = tide_error_set(err, TIDE_ERR_TYPE,
+                        "historical_table: range filter on column '%s' of type %s (integers "
+                        "and floats only)",
+                        q->col, tide_type_name(ty));
+    goto out;
+  }
+  bool isf = ty == TIDE_F32 || ty == TIDE_F64;
+  tide_rowset_t *r = tide_rowset_create();
+  if (!r) {
+    st = tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    goto out;
+  }
+  uint64_t nb = tide_colfile_nblocks(f);
+  for (uint64_t b = 0; b < nb && st == TIDE_OK; b++) {
+    tide_block_stats_t s = tide_colfile_block_stats(f, b);
+    if (s.rows == 0 || s.nulls >= s.rows) continue;
+    double mn, mx;
+    if (isf) {
+      memcpy(&mn, &s.min, 8);
+      memcpy(&mx, &s.max, 8);
+    } else {
+      mn = (double)(int64_t)s.min; /* rounding is monotone: never prunes a match */
+      mx = (double)(int64_t)s.max;
+    }
+    if (mx < q->lo || mn > q->hi) continue;
+    if (tide_rowset_insert_range(r, s.first_row, s.first_row + s.rows - 1) != TIDE_OK)
+      st = tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+  }
+  if (st != TIDE_OK || tide_rowset_is_empty(r)) {
+    *skip = st == TIDE_OK;
+    tide_rowset_free(r);
+  } else {
+    *rs = r;
+  }
+out:
+  tide_colfile_close(f);
+  tide_free(p);
+  return st;
+}
+
+/* One partition as a table: Date (constant SYMBOL) then its columns, over
+ * `keep` (NULL: all rows). */
+static tide_table_t *part_table(const tide_historical_part_t *pt, const tide_rowset_t *keep,
+                                const tide_historical_query_t *q, tide_symtab_t *dates,
+                                tide_error *err) {
+  tide_table_t *raw = q && q->cols ? read_cols(pt->path, q->cols, q->ncols, err)
+                                   : tide_table_read_dir(pt->path, err);
+  if (!raw) return NULL;
+  if (tide_table_col_index(raw, TIDE_HISTORICAL_DATE_COL) >= 0) {
+    tide_error_set(err, TIDE_ERR_CORRUPT,
+                   "historical_table: '%s' has a column '" TIDE_HISTORICAL_DATE_COL
+                   "' (the partitioning column)",
+                   pt->path);
+    tide_table_free(raw);
+    return NULL;
+  }
+  uint64_t n = tide_table_size(raw);
+  size_t nc = tide_table_ncols(raw);
+  tide_table_t *res = NULL;
+  const char **names = tide_calloc(nc + 1, sizeof *names);
+  tide_source_t **srcs = tide_calloc(nc + 1, sizeof *srcs);
+  tide_source_t *ds = tide_source_flat_create(TIDE_SYMBOL, n, err);
+  tide_rowset_t *rs = NULL;
+  if (!names || !srcs || !ds) {
+    if (names && srcs) tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    goto done;
+  }
+  tide__source_set_symtab(ds, dates); /* one dictionary: merge needs no translation */
+  int32_t code = tide_symtab_intern(dates, pt->date, 10);
+  if (code < 0) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    goto done;
+  }
+  int32_t *dv = tide_source_flat_data(ds);
+  for (uint64_t i = 0; i < n; i++) dv[i] = code;
+  names[0] = TIDE_HISTORICAL_DATE_COL;
+  srcs[0] = ds;
+  for (size_t i = 0; i < nc; i++) {
+    names[i + 1] = tide_table_col_name(raw, i);
+    srcs[i + 1] = tide_table_col_source(raw, i);
+  }
+  rs = keep ? tide_rowset_copy(keep) : n ? tide_rowset_create_range(0, n - 1) : tide_rowset_create();
+  if (!rs) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+    goto done;
+  }
+  res = tide_table_create(rs, nc + 1, names, srcs, err);
+done:
+  tide_rowset_free(rs);
+  tide_source_release(ds);
+  tide_free(names);
+  tide_free(srcs);
+  tide_table_free(raw);
+  return res;
+}
+
+tide_table_t *tide_historical_query(const char *db, const char *ns, const char *table,
+                                    const tide_historical_query_t *q, tide_error *err) {
+  static const char op[] = "historical_table";
+  if (q && q->col) {
+    if (tide_db_check_name("column", q->col, NULL) != TIDE_OK || isnan(q->lo) || isnan(q->hi)) {
+      tide_error_set(err, TIDE_ERR_INVALID, "%s: bad range filter on column '%s'", op, q->col);
+      return NULL;
+    }
+  }
+  if (q && q->cols) {
+    for (size_t i = 0; i < q->ncols; i++) {
+      bool dup = false;
+      for (size_t j = 0; j < i; j++) dup |= !strcmp(q->cols[i], q->cols[j]);
+      if (!q->cols[i] || !strcmp(q->cols[i], TIDE_HISTORICAL_DATE_COL) || dup) {
+        tide_error_set(err, TIDE_ERR_INVALID,
+                       "%s: column '%s' listed twice or is the partitioning column (Date "
+                       "always comes first)",
+                       op, q->cols[i] ? q->cols[i] : "(null)");
+        return NULL;
+      }
+    }
+  }
+  tide_historical_part_t *parts = NULL;
+  size_t np = 0;
+  if (tide_historical_list(db, ns, table, q, &parts, &np, err) != TIDE_OK) return NULL;
+  tide_table_t *res = NULL;
+  tide_table_t **ts = tide_calloc(np ? np : 1, sizeof *ts);
+  tide_symtab_t *dates = tide_symtab_create();
+  size_t nt = 0;
+  if (!ts || !dates) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+    goto done;
+  }
+  for (size_t i = 0; i < np; i++) {
+    tide_rowset_t *keep = NULL;
+    if (q && q->col) {
+      bool skip;
+      if (zone_rows(parts[i].path, q, &keep, &skip, err) != TIDE_OK) goto done;
+      if (skip) continue;
+    }
+    ts[nt] = part_table(&parts[i], keep, q, dates, err);
+    tide_rowset_free(keep);
+    if (!ts[nt]) goto done;
+    nt++;
+  }
+  if (nt == 0) {
+    /* nothing selected: the columns of one stored table, no rows */
+    tide_historical_part_t *all = NULL;
+    size_t na = 0;
+    if (np) {
+      all = parts;
+      na = np;
+    } else if (tide_historical_list(db, ns, table, NULL, &all, &na, err) != TIDE_OK) {
+      goto done;
+    }
+    if (na == 0) {
+      tide_error_set(err, TIDE_ERR_NOT_FOUND, "%s: no historical data for %s.%s under '%s'", op,
+                     ns, table, db ? db : DEFAULT_DB);
+    } else {
+      tide_table_t *e = empty_from_tdef(all[0].path, q && q->cols ? q->cols : NULL,
+                                        q && q->cols ? q->ncols : 0, err);
+      if (e) {
+        /* prepend Date */
+        size_t nc = tide_table_ncols(e);
+        const char **names = tide_calloc(nc + 1, sizeof *names);
+        tide_type_t *types = tide_calloc(nc + 1, sizeof *types);
+        if (names && types) {
+          names[0] = TIDE_HISTORICAL_DATE_COL;
+          types[0] = TIDE_SYMBOL;
+          for (size_t c = 0; c < nc; c++) {
+            names[c + 1] = tide_table_col_name(e, c);
+            types[c + 1] = tide_table_col_type(e, c);
+          }
+          res = tide_table_create_empty(nc + 1, names, types, err);
+        } else {
+          tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+        }
+        tide_free(names);
+        tide_free(types);
+        tide_table_free(e);
+      }
+    }
+    if (all != parts) tide_historical_parts_free(all, na);
+    goto done;
+  }
+  tide_table_t *m = nt == 1 ? tide_table_retain(ts[0]) : tide_merge(ts, nt, err);
+  if (!m) {
+    if (err) {
+      char msg[sizeof err->msg];
+      snprintf(msg, sizeof msg, "%s", err->msg);
+      tide_error_set(err, err->status,
+                     "%s: %s.%s: the partitions do not have the same columns (%s)", op, ns,
+                     table, msg);
+    }
+    goto done;
+  }
+  if (q && q->col) {
+    char filt[512];
+    int k = snprintf(filt, sizeof filt, "!isNull(%s)", q->col);
+    if (isfinite(q->lo)) k += snprintf(filt + k, sizeof filt - k, " && %s >= %.17g", q->col, q->lo);
+    if (isfinite(q->hi)) k += snprintf(filt + k, sizeof filt - k, " && %s <= %.17g", q->col, q->hi);
+    if (q->lo == INFINITY || q->hi == -INFINITY)
+      snprintf(filt + k, sizeof filt - k, " && false");
+    res = tide_where(m, filt, err);
+    tide_table_free(m);
+  } else {
+    res = m;
+  }
+done:
+  for (size_t i = 0; i < nt; i++) tide_table_free(ts[i]);
+  tide_free(ts);
+  tide_symtab_release(dates);
+  tide_historical_parts_free(parts, np);
+  return res;
+}
+
+tide_table_t *tide_historical_table(const char *db, const char *ns, const char *table,
+                                    tide_error *err) {
+  return tide_historical_query(db, ns, table, NULL, err);
+}
