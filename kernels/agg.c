@@ -232,3 +232,187 @@ void tide__agg_weighted(const uint32_t *restrict ids, const double *restrict v,
 void tide__agg_count(const uint32_t *restrict ids, uint32_t n, uint64_t *restrict counts) {
   for (uint32_t i = 0; i < n; i++) counts[ids[i]]++;
 }
+
+/* ------------------------------------------------ fused scan (agg_by) */
+
+/* The vectorizable scan loops below are also compiled for AVX2 (64-bit
+ * compares and selects) and picked at load time on x86-64 with GCC. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define AGG_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AGG_CLONES
+#endif
+
+/* Lanes of the no-key float sums: lane j sums the values at i % 8 == j of
+ * the chunk, then the lanes are added pairwise (fixed order). */
+#define AGG_LANES 8
+
+#define AGG_REDUCE_FLT_BODY(ctype, NUL, CONV)                              \
+  {                                                                        \
+    const ctype *restrict v = (const ctype *)vals;                         \
+    double a[AGG_LANES] = {0};                                             \
+    uint64_t c = 0;                                                        \
+    uint32_t i = 0;                                                        \
+    for (; i + AGG_LANES <= n; i += AGG_LANES) {                           \
+      for (uint32_t j = 0; j < AGG_LANES; j++) {                           \
+        ctype x = v[i + j];                                                \
+        uint64_t nn = x != NUL;                                            \
+        a[j] += nn ? CONV(x) : 0.0;                                        \
+        c += nn;                                                           \
+      }                                                                    \
+    }                                                                      \
+    for (uint32_t j = 0; i + j < n; j++) {                                 \
+      ctype x = v[i + j];                                                  \
+      uint64_t nn = x != NUL;                                              \
+      a[j] += nn ? CONV(x) : 0.0;                                          \
+      c += nn;                                                             \
+    }                                                                      \
+    *(double *)sum += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); \
+    *count += c;                                                           \
+  }
+
+#define AGG_CONV_D(x) ((double)(x))
+#define AGG_CONV_ABS(x) fabs((double)(x))
+
+AGG_CLONES
+void tide__agg_reduce_sum(tide_type_t type, bool absval, const void *vals, uint32_t n, void *sum,
+                          uint64_t *count) {
+  switch (type) {
+#define AGG_RED_INT(E, ctype, NUL)                                         \
+  case TIDE_##E: {                                                         \
+    const ctype *restrict v = (const ctype *)vals;                         \
+    uint64_t s = 0, c = 0;                                                 \
+    if (absval) {                                                          \
+      for (uint32_t i = 0; i < n; i++) {                                   \
+        ctype x = v[i];                                                    \
+        uint64_t nn = x != NUL;                                            \
+        uint64_t u = (uint64_t)(int64_t)x;                                 \
+        u = x < 0 ? (uint64_t)0 - u : u;                                   \
+        s += nn ? u : 0;                                                   \
+        c += nn;                                                           \
+      }                                                                    \
+    } else {                                                               \
+      for (uint32_t i = 0; i < n; i++) {                                   \
+        ctype x = v[i];                                                    \
+        uint64_t nn = x != NUL;                                            \
+        s += nn ? (uint64_t)(int64_t)x : 0;                                \
+        c += nn;                                                           \
+      }                                                                    \
+    }                                                                      \
+    *(uint64_t *)sum += s;                                                 \
+    *count += c;                                                           \
+    break;                                                                 \
+  }
+    AGG_INT_TYPES(AGG_RED_INT)
+#undef AGG_RED_INT
+#define AGG_RED_FLT(E, ctype, NUL)                                         \
+  case TIDE_##E:                                                           \
+    if (absval) AGG_REDUCE_FLT_BODY(ctype, NUL, AGG_CONV_ABS)              \
+    else AGG_REDUCE_FLT_BODY(ctype, NUL, AGG_CONV_D)                       \
+    break;
+    AGG_FLOAT_TYPES(AGG_RED_FLT)
+#undef AGG_RED_FLT
+    default:
+      assert(!"agg sum: unsupported type");
+      break;
+  }
+}
+
+AGG_CLONES
+void tide__agg_reduce_sum_dbl(tide_type_t type, const void *vals, uint32_t n, double *sum,
+                              uint64_t *count) {
+  switch (type) {
+#define AGG_RED_DBL(E, ctype, NUL)                                         \
+  case TIDE_##E:                                                           \
+    AGG_REDUCE_FLT_BODY(ctype, NUL, AGG_CONV_D)                            \
+    break;
+    AGG_INT_TYPES(AGG_RED_DBL)
+    AGG_FLOAT_TYPES(AGG_RED_DBL)
+#undef AGG_RED_DBL
+    default:
+      assert(!"agg sum: unsupported type");
+      break;
+  }
+}
+
+AGG_CLONES
+uint64_t tide__agg_int_mag(tide_type_t type, const void *vals, uint32_t n) {
+  switch (type) {
+#define AGG_MAG(E, ctype, NUL)                                             \
+  case TIDE_##E: {                                                         \
+    const ctype *restrict v = (const ctype *)vals;                         \
+    uint64_t m = 0;                                                        \
+    for (uint32_t i = 0; i < n; i++) {                                     \
+      ctype x = v[i];                                                      \
+      uint64_t u = (uint64_t)(int64_t)x;                                   \
+      u = x < 0 ? (uint64_t)0 - u : u;                                     \
+      m |= x != NUL ? u : 0;                                               \
+    }                                                                      \
+    return m;                                                              \
+  }
+    AGG_INT_TYPES(AGG_MAG)
+#undef AGG_MAG
+    default:
+      return 0;
+  }
+}
+
+/* Body of the *_nulls sums: accumulate (nulls add 0), note whether the
+ * chunk had a null, and only then count the nulls per group. */
+#define AGG_NULLS_BODY(ctype, NUL, STYPE, CONV)                            \
+  {                                                                        \
+    const ctype *restrict v = (const ctype *)vals;                         \
+    STYPE *restrict s = (STYPE *)sums;                                     \
+    uint32_t anynull = 0;                                                  \
+    for (uint32_t i = 0; i < n; i++) {                                     \
+      ctype x = v[i];                                                      \
+      uint32_t isnull = x == NUL;                                          \
+      s[ids[i]] += isnull ? (STYPE)0 : CONV(x);                            \
+      anynull |= isnull;                                                   \
+    }                                                                      \
+    if (anynull)                                                           \
+      for (uint32_t i = 0; i < n; i++)                                     \
+        if (v[i] == NUL) nulls[ids[i]]++;                                  \
+  }
+
+#define AGG_CONV_U64(x) ((uint64_t)(int64_t)(x))
+#define AGG_CONV_UABS(x) ((x) < 0 ? (uint64_t)0 - (uint64_t)(int64_t)(x) : (uint64_t)(int64_t)(x))
+
+void tide__agg_sum_nulls(tide_type_t type, bool absval, const uint32_t *restrict ids,
+                         const void *vals, uint32_t n, void *sums, uint64_t *restrict nulls) {
+  switch (type) {
+#define AGG_SN_INT(E, ctype, NUL)                                          \
+  case TIDE_##E:                                                           \
+    if (absval) AGG_NULLS_BODY(ctype, NUL, uint64_t, AGG_CONV_UABS)        \
+    else AGG_NULLS_BODY(ctype, NUL, uint64_t, AGG_CONV_U64)                \
+    break;
+    AGG_INT_TYPES(AGG_SN_INT)
+#undef AGG_SN_INT
+#define AGG_SN_FLT(E, ctype, NUL)                                          \
+  case TIDE_##E:                                                           \
+    if (absval) AGG_NULLS_BODY(ctype, NUL, double, AGG_CONV_ABS)           \
+    else AGG_NULLS_BODY(ctype, NUL, double, AGG_CONV_D)                    \
+    break;
+    AGG_FLOAT_TYPES(AGG_SN_FLT)
+#undef AGG_SN_FLT
+    default:
+      assert(!"agg sum: unsupported type");
+      break;
+  }
+}
+
+void tide__agg_sum_dbl_nulls(tide_type_t type, const uint32_t *restrict ids, const void *vals,
+                             uint32_t n, double *sums, uint64_t *restrict nulls) {
+  switch (type) {
+#define AGG_SDN(E, ctype, NUL)                                             \
+  case TIDE_##E:                                                           \
+    AGG_NULLS_BODY(ctype, NUL, double, AGG_CONV_D)                         \
+    break;
+    AGG_INT_TYPES(AGG_SDN)
+    AGG_FLOAT_TYPES(AGG_SDN)
+#undef AGG_SDN
+    default:
+      assert(!"agg sum: unsupported type");
+      break;
+  }
+}

@@ -99,4 +99,61 @@ void tide__agg_weighted(const uint32_t *ids, const double *v, const uint8_t *vva
 /* Rows per group of a chunk of ids. */
 void tide__agg_count(const uint32_t *ids, uint32_t n, uint64_t *counts);
 
+/* ------------------------------------------------ fused scan (agg_by) */
+
+/* Direct-map plan of key columns (see grouping above): per-column minimum
+ * and cardinality (null = offset 0), and the map size (product of the
+ * cardinalities; 1 without key columns). */
+typedef struct tide_direct_plan_t {
+  size_t nby;
+  tide_source_t *const *by;
+  int64_t *mins;
+  uint64_t *cards;
+  uint64_t mapsize;
+  /* Non-null ranges of the integer-like key columns, scanned once: has[k]
+   * is 0 (not scanned), 1 (all null) or 2 (lo[k]..hi[k]). */
+  int64_t *lo, *hi;
+  uint8_t *has;
+} tide_direct_plan_t;
+
+/* Whether the key columns by[0..nby) of rs map directly with at most
+ * max_slots slots: *ok set, and p filled (release with
+ * tide__direct_plan_free). TIDE_ERR_NOMEM on allocation failure. Integer
+ * key columns are scanned once for their range (in parallel). */
+tide_status tide__direct_plan(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                              uint64_t max_slots, tide_direct_plan_t *p, bool *ok);
+void tide__direct_plan_free(tide_direct_plan_t *p);
+/* tide__groups_build reusing the key ranges already scanned by a plan
+ * (NULL: none). */
+tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
+                                      tide_source_t *const *by, const tide_direct_plan_t *ranges,
+                                      tide_groups_t *g, const char *op, tide_error *err);
+/* Slots (< p->mapsize) of a chunk of rows; buf holds TIDE_CHUNK_SIZE
+ * 8-byte values. */
+void tide__direct_slots(const tide_direct_plan_t *p, const tide_rowseq_t *seq, void *buf,
+                        uint32_t *slots);
+
+/* Like tide__agg_sum, but counts the null values per group (nulls[g] +=
+ * 1) instead of the non-null ones: a chunk without nulls costs one update
+ * per row. */
+void tide__agg_sum_nulls(tide_type_t type, bool absval, const uint32_t *ids, const void *vals,
+                         uint32_t n, void *sums, uint64_t *nulls);
+/* The same accumulating every type into double sums (the fallback of
+ * integer avg when int64 partials could overflow). */
+void tide__agg_sum_dbl_nulls(tide_type_t type, const uint32_t *ids, const void *vals, uint32_t n,
+                             double *sums, uint64_t *nulls);
+
+/* No-key reductions of a chunk: *sum (int64 or double, as
+ * tide__agg_sum_is_int) and *count of non-null values. Float sums use a
+ * fixed number of lanes (a fixed order: the same for the same chunk). */
+void tide__agg_reduce_sum(tide_type_t type, bool absval, const void *vals, uint32_t n, void *sum,
+                          uint64_t *count);
+/* Same, accumulating every type as double (see tide__agg_sum_dbl_nulls). */
+void tide__agg_reduce_sum_dbl(tide_type_t type, const void *vals, uint32_t n, double *sum,
+                              uint64_t *count);
+/* Bitwise OR of the magnitudes (|x| as uint64) of the
+ * non-null values of an integer chunk: an upper bound check for int64
+ * partial sums. 0 for non-integer types. */
+uint64_t tide__agg_int_mag(tide_type_t type, const void *vals, uint32_t n);
+
 #endif /* TIDE_KERNELS_AGG_H */

@@ -40,13 +40,14 @@ void tide__groups_destroy(tide_groups_t *g) {
 
 /* Non-null min and max of an integer-like column over rs; false if every
  * value is null (or there are no rows). */
-static bool grp_int_range(const tide_rowset_t *rs, const tide_source_t *src, int64_t *minp,
-                          int64_t *maxp, void *buf, uint64_t *keybuf) {
+static bool grp_int_range_pos(const tide_rowset_t *rs, uint64_t pos, uint64_t count,
+                              const tide_source_t *src, int64_t *minp, int64_t *maxp, void *buf,
+                              uint64_t *keybuf) {
   int64_t mn = INT64_MAX, mx = INT64_MIN;
   bool any = false;
   tide_rowset_iter_t it;
   tide_rowseq_t seq;
-  tide_rowset_iter_init(&it, rs);
+  tide_rowset_iter_init_pos(&it, rs, pos, count);
   while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
     const void *vals = tide__source_get(src, &seq, buf);
     switch (src->type) {
@@ -502,8 +503,17 @@ done:
 
 typedef enum grp_path_t { GRP_ALL, GRP_DIRECT, GRP_HASH } grp_path_t;
 
+static tide_status grp_int_range_par(const tide_rowset_t *rs, const tide_source_t *src,
+                                     int64_t *minp, int64_t *maxp, bool *anyp);
+
 tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
                                tide_groups_t *g, const char *op, tide_error *err) {
+  return tide__groups_build_ranged(rs, nby, by, NULL, g, op, err);
+}
+
+tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
+                                      tide_source_t *const *by, const tide_direct_plan_t *ranges,
+                                      tide_groups_t *g, const char *op, tide_error *err) {
   memset(g, 0, sizeof *g);
   const uint64_t nrows = tide_rowset_size(rs);
   if (nrows >= (uint64_t)UINT32_MAX * 16) {
@@ -561,7 +571,15 @@ tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_
         break;
       } else {
         int64_t mn, mx;
-        if (!grp_int_range(rs, by[k], &mn, &mx, bufs, keybuf)) {
+        bool any;
+        if (ranges && ranges->has && ranges->has[k]) {
+          any = ranges->has[k] == 2;
+          mn = ranges->lo[k];
+          mx = ranges->hi[k];
+        } else if (grp_int_range_par(rs, by[k], &mn, &mx, &any) != TIDE_OK) {
+          goto oom;
+        }
+        if (!any) {
           mins[k] = 0; /* all null (or no rows): one slot */
           card = 1;
         } else if ((uint64_t)mx - (uint64_t)mn < limit) {
@@ -712,4 +730,158 @@ uint64_t *tide__groups_sizes(const tide_groups_t *g, tide_error *err) {
   const uint32_t *restrict ids = g->ids;
   for (uint64_t i = 0; i < g->nrows; i++) c[ids[i]]++;
   return c;
+}
+
+/* ------------------------------------------------ fused scan (agg_by) */
+
+/* Non-null range of an integer-like column, over morsels in parallel
+ * (min and max do not depend on the split). */
+static tide_status grp_int_range_par(const tide_rowset_t *rs, const tide_source_t *src,
+                                     int64_t *minp, int64_t *maxp, bool *anyp) {
+  const uint64_t nrows = tide_rowset_size(rs);
+  const int64_t nm = (int64_t)((nrows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS);
+  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  bool any = false, oom = false;
+#pragma omp parallel num_threads(tide__threads_for(nrows))
+  {
+    uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+    void *buf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+    int64_t lmn = INT64_MAX, lmx = INT64_MIN;
+    bool lany = false;
+    if (!keybuf || !buf) {
+#pragma omp atomic write
+      oom = true;
+    }
+#pragma omp for schedule(static)
+    for (int64_t m = 0; m < nm; m++) {
+      int64_t a, b;
+      if (keybuf && buf &&
+          grp_int_range_pos(rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS, src, &a, &b,
+                            buf, keybuf)) {
+        lany = true;
+        lmn = a < lmn ? a : lmn;
+        lmx = b > lmx ? b : lmx;
+      }
+    }
+#pragma omp critical(tide_grp_range)
+    {
+      any |= lany;
+      mn = lmn < mn ? lmn : mn;
+      mx = lmx > mx ? lmx : mx;
+    }
+    tide_free(keybuf);
+    tide_free(buf);
+  }
+  *minp = mn;
+  *maxp = mx;
+  *anyp = any;
+  return oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+void tide__direct_plan_free(tide_direct_plan_t *p) {
+  if (!p) return;
+  tide_free(p->mins);
+  tide_free(p->cards);
+  tide_free(p->lo);
+  tide_free(p->hi);
+  tide_free(p->has);
+  memset(p, 0, sizeof *p);
+}
+
+tide_status tide__direct_plan(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                              uint64_t max_slots, tide_direct_plan_t *p, bool *ok) {
+  memset(p, 0, sizeof *p);
+  *ok = false;
+  p->nby = nby;
+  p->by = by;
+  p->mapsize = 1;
+  const size_t nb = nby ? nby : 1;
+  p->mins = tide_malloc(nb * sizeof *p->mins);
+  p->cards = tide_malloc(nb * sizeof *p->cards);
+  p->lo = tide_malloc(nb * sizeof *p->lo);
+  p->hi = tide_malloc(nb * sizeof *p->hi);
+  p->has = tide_calloc(nb, sizeof *p->has);
+  if (!p->mins || !p->cards || !p->lo || !p->hi || !p->has) {
+    tide__direct_plan_free(p);
+    return TIDE_ERR_NOMEM;
+  }
+  /* only SYMBOL (with a dictionary) and integer-like keys map directly */
+  for (size_t k = 0; k < nby; k++) {
+    tide_type_t ty = by[k]->type;
+    if (ty == TIDE_SYMBOL ? !by[k]->symtab
+                          : (ty == TIDE_STRING || tide_type_is_floating(ty) || ty >= TIDE_TYPE_COUNT))
+      return TIDE_OK;
+  }
+  bool fits = true;
+  for (size_t k = 0; k < nby; k++) {
+    uint64_t card;
+    if (by[k]->type == TIDE_SYMBOL) {
+      p->mins[k] = 0;
+      card = (uint64_t)tide_symtab_size(by[k]->symtab) + 1;
+    } else {
+      bool any;
+      if (grp_int_range_par(rs, by[k], &p->lo[k], &p->hi[k], &any) != TIDE_OK) {
+        tide__direct_plan_free(p);
+        return TIDE_ERR_NOMEM;
+      }
+      p->has[k] = any ? 2 : 1;
+      if (!any) {
+        p->mins[k] = 0;
+        card = 1;
+      } else if ((uint64_t)p->hi[k] - (uint64_t)p->lo[k] < max_slots) {
+        p->mins[k] = p->lo[k];
+        card = (uint64_t)p->hi[k] - (uint64_t)p->lo[k] + 2;
+      } else {
+        fits = false;
+        continue;
+      }
+    }
+    p->cards[k] = card;
+    if (!fits || card > max_slots || p->mapsize * card > max_slots) fits = false;
+    else p->mapsize *= card;
+  }
+  *ok = fits;
+  return TIDE_OK;
+}
+
+/* Vectorizable: also compiled for AVX2 (64-bit compares), picked at load
+ * time on x86-64 with GCC. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void tide__direct_slots(const tide_direct_plan_t *p, const tide_rowseq_t *seq, void *buf,
+                        uint32_t *restrict sl) {
+  const uint32_t n = seq->n;
+  if (p->nby == 0) {
+    memset(sl, 0, n * sizeof *sl);
+    return;
+  }
+  for (size_t k = 0; k < p->nby; k++) {
+    const void *vals = tide__source_get(p->by[k], seq, buf);
+    const uint64_t minv = (uint64_t)p->mins[k];
+    const uint32_t card = (uint32_t)p->cards[k];
+    switch (p->by[k]->type) {
+#define GRP_SLOT32(E, ctype, NUL, MAXV)                                                  \
+  case TIDE_##E: {                                                                       \
+    const ctype *restrict v = (const ctype *)vals;                                       \
+    if (k == 0) {                                                                        \
+      for (uint32_t i = 0; i < n; i++) {                                                 \
+        ctype x = v[i];                                                                  \
+        sl[i] = x == NUL ? 0 : (uint32_t)((uint64_t)(int64_t)x - minv + 1);              \
+      }                                                                                  \
+    } else {                                                                             \
+      for (uint32_t i = 0; i < n; i++) {                                                 \
+        ctype x = v[i];                                                                  \
+        sl[i] = sl[i] * card + (x == NUL ? 0 : (uint32_t)((uint64_t)(int64_t)x - minv + 1)); \
+      }                                                                                  \
+    }                                                                                    \
+    break;                                                                               \
+  }
+      GRP_INT_TYPES(GRP_SLOT32)
+#undef GRP_SLOT32
+      default:
+        assert(!"grouping: bad direct type");
+        break;
+    }
+  }
 }

@@ -33,7 +33,9 @@
  * abs_sum, min, max and avg accumulate per-block partials in parallel and
  * merge them in block order (see "block partials" below; when groups x
  * blocks is small); other kinds, and many groups, run in row
- * order. Either way results do not depend on the thread count.
+ * order. Either way results do not depend on the thread count. sum,
+ * abs_sum, avg and count alone, without keys or with directly mapped keys
+ * of few slots, skip the group ids altogether (see "fused direct scan").
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -842,6 +844,362 @@ fail:
   return NULL;
 }
 
+/* ------------------------------------------------- fused direct scan */
+
+/* sum, abs_sum, avg and count with no key or with keys that map directly
+ * onto few slots (kernels/agg_group.c) run in one parallel pass over the
+ * morsels, without materializing group ids: each morsel computes every
+ * row's slot, counts its rows per slot, and accumulates every aggregation
+ * per slot (integer sums and null counts into per-thread arrays, since
+ * they are exact in any order; float sums into per-morsel partials);
+ * without keys the partials are plain reductions. Groups are then ordered
+ * by first appearance (the first morsel holding a slot is rescanned for
+ * the slot's first position) and the partials merged (floats in morsel
+ * order), so results do not depend on the thread count; float sums equal
+ * the block-partial path's (row order within a morsel, then morsel order;
+ * without keys each chunk is summed in 8 fixed lanes). Integer avg
+ * accumulates exactly in int64 and divides once, unless the values could
+ * overflow int64 (|x| * rows >= 2^62): then that column goes through
+ * doubles in a second pass. */
+#define FZ_SLOTS_MAX (1u << 16)
+
+typedef enum fz_mode_t { FZ_COUNT, FZ_INT, FZ_DBL, FZ_IDBL } fz_mode_t;
+
+typedef struct fz_item_t {
+  tide_agg_kind_t kind;
+  tide_source_t *src;
+  fz_mode_t mode;
+  bool absval;
+  bool check_mag;   /* int avg in int64: watch the magnitudes */
+  bool active;      /* accumulated by the current pass */
+  uint64_t mag;     /* OR of magnitudes seen */
+} fz_item_t;
+
+typedef struct fz_t {
+  const tide_rowset_t *rs;
+  const tide_direct_plan_t *plan;
+  uint64_t nrows, nm, mapsize;
+  int nt;
+  size_t ni;
+  fz_item_t *it;
+  uint64_t mblock;  /* entries per morsel: rows per slot, then a float sum per item */
+  uint64_t tblock;  /* entries per thread: an int sum and a null count per item */
+  uint64_t *part;   /* nm * mblock */
+  uint64_t *tpart;  /* nt * tblock */
+} fz_t;
+
+static bool fz_kind_ok(tide_agg_kind_t k) {
+  return k == TIDE_AGG_SUM || k == TIDE_AGG_ABS_SUM || k == TIDE_AGG_AVG || k == TIDE_AGG_COUNT;
+}
+
+/* One pass over every morsel for the active items. */
+static tide_status fz_pass(fz_t *f) {
+  const int nt = f->nt;
+  const uint64_t msz = f->mapsize;
+  const bool keyed = f->plan->nby > 0;
+  bool oom = false;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, f->nm, nt, NULL) != TIDE_OK) return TIDE_ERR_NOMEM;
+  /* the thread arrays of the active items start at zero (small) */
+  for (int t = 0; t < nt; t++)
+    for (size_t i = 0; i < f->ni; i++)
+      if (f->it[i].active && f->it[i].mode != FZ_COUNT)
+        memset(f->tpart + (size_t)t * f->tblock + 2 * i * msz, 0, 2 * msz * sizeof *f->tpart);
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num();
+    uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+    void *vbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+    void *kbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+    uint32_t *sl = tide_malloc(TIDE_CHUNK_SIZE * sizeof *sl);
+    uint64_t *mag = tide_calloc(f->ni ? f->ni : 1, sizeof *mag);
+    const bool ok = keybuf && vbuf && kbuf && sl && mag;
+    if (!ok) {
+#pragma omp atomic write
+      oom = true;
+    }
+    uint64_t *tb = f->tpart + (size_t)tid * f->tblock;
+    for (uint64_t m; ok && tide__morsels_next(&ms, tid, &m);) {
+      uint64_t *mb = f->part + m * f->mblock;
+      uint64_t *rc = mb;
+      memset(rc, 0, msz * sizeof *rc);
+      for (size_t i = 0; i < f->ni; i++)
+        if (f->it[i].active && f->it[i].mode >= FZ_DBL)
+          memset(mb + (1 + i) * msz, 0, msz * sizeof *mb);
+      tide_rowset_iter_t it;
+      tide_rowseq_t seq;
+      tide_rowset_iter_init_pos(&it, f->rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+      while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+        const uint32_t n = seq.n;
+        if (keyed) {
+          tide__direct_slots(f->plan, &seq, kbuf, sl);
+          tide__agg_count(sl, n, rc);
+        } else {
+          rc[0] += n;
+        }
+        for (size_t i = 0; i < f->ni; i++) {
+          const fz_item_t *x = &f->it[i];
+          if (!x->active || x->mode == FZ_COUNT) continue;
+          void *sums = x->mode == FZ_INT ? (void *)(tb + 2 * i * msz) : (void *)(mb + (1 + i) * msz);
+          uint64_t *nulls = tb + (2 * i + 1) * msz;
+          const void *v = tide__source_get(x->src, &seq, vbuf);
+          const tide_type_t ty = x->src->type;
+          if (keyed) {
+            if (x->mode == FZ_IDBL) tide__agg_sum_dbl_nulls(ty, sl, v, n, sums, nulls);
+            else tide__agg_sum_nulls(ty, x->absval, sl, v, n, sums, nulls);
+          } else {
+            uint64_t cnt = 0;
+            if (x->mode == FZ_IDBL) tide__agg_reduce_sum_dbl(ty, v, n, sums, &cnt);
+            else tide__agg_reduce_sum(ty, x->absval, v, n, sums, &cnt);
+            nulls[0] += n - cnt;
+          }
+          if (x->check_mag && x->mode == FZ_INT) mag[i] |= tide__agg_int_mag(ty, v, n);
+        }
+      }
+    }
+    for (size_t i = 0; ok && i < f->ni; i++) {
+      if (!mag[i]) continue;
+#pragma omp atomic
+      f->it[i].mag |= mag[i];
+    }
+    tide_free(keybuf);
+    tide_free(vbuf);
+    tide_free(kbuf);
+    tide_free(sl);
+    tide_free(mag);
+  }
+  tide__morsels_free(&ms);
+  return oom ? TIDE_ERR_NOMEM : TIDE_OK;
+}
+
+typedef struct fz_first_t {
+  uint64_t pos;
+  uint32_t slot;
+} fz_first_t;
+
+static int fz_first_cmp(const void *a, const void *b) {
+  uint64_t x = ((const fz_first_t *)a)->pos, y = ((const fz_first_t *)b)->pos;
+  return (x > y) - (x < y);
+}
+
+/* Groups in order of first appearance: slot of each group (*slotp, ng
+ * entries) and first row keys (*fkp). */
+static tide_status fz_groups(fz_t *f, uint32_t *ngp, uint32_t **slotp, uint64_t **fkp) {
+  const uint64_t ms_ = f->mapsize;
+  uint32_t *fm = tide_malloc(ms_ * sizeof *fm);          /* first morsel of each slot */
+  uint64_t *fpos = tide_malloc(ms_ * sizeof *fpos);
+  uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
+  void *kbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+  uint32_t *sl = tide_malloc(TIDE_CHUNK_SIZE * sizeof *sl);
+  uint32_t *mcount = tide_calloc(f->nm, sizeof *mcount);  /* slots first seen per morsel */
+  fz_first_t *firsts = NULL;
+  tide_status st = TIDE_ERR_NOMEM;
+  *slotp = NULL;
+  *fkp = NULL;
+  if (!fm || !fpos || !keybuf || !kbuf || !sl || !mcount) goto done;
+  uint64_t ng = 0;
+  for (uint64_t s = 0; s < ms_; s++) {
+    fm[s] = UINT32_MAX;
+    fpos[s] = UINT64_MAX;
+    for (uint64_t m = 0; m < f->nm; m++) {
+      if (f->part[m * f->mblock + s]) {
+        fm[s] = (uint32_t)m;
+        mcount[m]++;
+        ng++;
+        break;
+      }
+    }
+  }
+  /* first position of each slot: rescan the morsels where slots first
+   * appear, up to the last such slot */
+  for (uint64_t m = 0; m < f->nm; m++) {
+    uint32_t left = mcount[m];
+    if (!left) continue;
+    tide_rowset_iter_t it;
+    tide_rowseq_t seq;
+    tide_rowset_iter_init_pos(&it, f->rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+    while (left && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+      tide__direct_slots(f->plan, &seq, kbuf, sl);
+      for (uint32_t i = 0; i < seq.n && left; i++) {
+        uint32_t s = sl[i];
+        if (fm[s] == m && fpos[s] == UINT64_MAX) {
+          fpos[s] = seq.pos + i;
+          left--;
+        }
+      }
+    }
+  }
+  firsts = tide_malloc((ng ? ng : 1) * sizeof *firsts);
+  *slotp = tide_malloc((ng ? ng : 1) * sizeof **slotp);
+  *fkp = tide_malloc((ng ? ng : 1) * sizeof **fkp);
+  if (!firsts || !*slotp || !*fkp) goto done;
+  uint64_t q = 0;
+  for (uint64_t s = 0; s < ms_; s++)
+    if (fm[s] != UINT32_MAX) firsts[q++] = (fz_first_t){fpos[s], (uint32_t)s};
+  qsort(firsts, ng, sizeof *firsts, fz_first_cmp);
+  for (uint64_t r = 0; r < ng; r++) {
+    (*slotp)[r] = firsts[r].slot;
+    (*fkp)[r] = tide_rowset_key_at(f->rs, firsts[r].pos);
+  }
+  *ngp = (uint32_t)ng;
+  st = TIDE_OK;
+done:
+  if (st != TIDE_OK) {
+    tide_free(*slotp);
+    tide_free(*fkp);
+    *slotp = NULL;
+    *fkp = NULL;
+  }
+  tide_free(fm);
+  tide_free(fpos);
+  tide_free(keybuf);
+  tide_free(kbuf);
+  tide_free(sl);
+  tide_free(mcount);
+  tide_free(firsts);
+  return st;
+}
+
+/* Output column of item i; rows[r]: rows of group r. */
+static tide_source_t *fz_output(const fz_t *f, size_t i, uint32_t ng, const uint32_t *slot,
+                                const uint64_t *rows, uint64_t *cnt, tide_error *err) {
+  const fz_item_t *x = &f->it[i];
+  const uint64_t msz = f->mapsize;
+  const bool int_out = x->kind != TIDE_AGG_AVG && (x->mode == FZ_INT || x->mode == FZ_COUNT);
+  tide_source_t *out = tide_source_flat_create(int_out ? TIDE_I64 : TIDE_F64, ng, err);
+  if (!out) return NULL;
+  uint64_t *o = tide_source_flat_data(out);
+  if (x->mode == FZ_COUNT) {
+    memcpy(o, rows, (size_t)ng * sizeof *o);
+    return out;
+  }
+  memset(o, 0, (size_t)ng * 8);
+  for (uint32_t r = 0; r < ng; r++) cnt[r] = rows[r];
+  for (int t = 0; t < f->nt; t++) {
+    const uint64_t *tb = f->tpart + (size_t)t * f->tblock;
+    const uint64_t *ps = tb + 2 * i * msz, *pn = tb + (2 * i + 1) * msz;
+    for (uint32_t r = 0; r < ng; r++) cnt[r] -= pn[slot[r]];
+    if (x->mode == FZ_INT)
+      for (uint32_t r = 0; r < ng; r++) o[r] += ps[slot[r]];
+  }
+  double *od = (double *)o;
+  if (x->mode != FZ_INT) {
+    for (uint64_t m = 0; m < f->nm; m++) {
+      const double *pd = (const double *)(f->part + m * f->mblock + (1 + i) * msz);
+      for (uint32_t r = 0; r < ng; r++) od[r] += pd[slot[r]];
+    }
+  }
+  int64_t *oi = (int64_t *)o;
+  for (uint32_t r = 0; r < ng; r++) {
+    if (x->kind == TIDE_AGG_AVG) {
+      if (!cnt[r]) od[r] = TIDE_NULL_F64;
+      else if (x->mode == FZ_INT) od[r] = (double)oi[r] / (double)cnt[r];
+      else od[r] = od[r] / (double)cnt[r];
+    } else if (!cnt[r]) {
+      if (int_out) oi[r] = TIDE_NULL_I64;
+      else od[r] = TIDE_NULL_F64;
+    }
+  }
+  return out;
+}
+
+/* Runs the fused path when it applies: returns TIDE_OK with *done set,
+ * c->g.first_key / c->first_key / c->ng set and srcs[0..nitems) filled;
+ * *done false (nothing set) when it does not apply. */
+static tide_status agg_fused(agg_ctx_t *c, const agg_item_t *items, size_t nitems, size_t nby,
+                             tide_source_t *const *bysrc, tide_source_t **srcs,
+                             tide_direct_plan_t *plan, bool *done, tide_error *err) {
+  *done = false;
+  const uint64_t nrows = tide_rowset_size(c->rs);
+  if (nrows == 0 || nrows >= UINT32_MAX || nitems == 0) return TIDE_OK;
+  for (size_t i = 0; i < nitems; i++)
+    if (!fz_kind_ok(items[i].kind)) return TIDE_OK;
+  fz_t f;
+  memset(&f, 0, sizeof f);
+  f.rs = c->rs;
+  f.nrows = nrows;
+  f.ni = nitems;
+  f.nm = (nrows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
+  f.nt = tide__threads_for(nrows);
+  f.mblock = 1 + nitems;
+  f.tblock = 2 * nitems;
+  uint64_t max_slots = AGG_PARTIAL_MAX / (f.nm * f.mblock + (uint64_t)f.nt * f.tblock);
+  if (max_slots > FZ_SLOTS_MAX) max_slots = FZ_SLOTS_MAX;
+  if (max_slots < 1) return TIDE_OK;
+  bool ok;
+  uint32_t ng = 0;
+  uint32_t *slot = NULL;
+  uint64_t *fk = NULL, *cnt = NULL, *rows = NULL;
+  /* the plan (key ranges) stays with the caller for the grouping path */
+  tide_status st = tide__direct_plan(c->rs, nby, bysrc, max_slots, plan, &ok);
+  if (st != TIDE_OK) return agg_oom(c, err);
+  if (!ok) return TIDE_OK;
+  f.plan = plan;
+  f.mapsize = plan->mapsize;
+  f.mblock *= f.mapsize;
+  f.tblock *= f.mapsize;
+  f.it = tide_calloc(nitems, sizeof *f.it);
+  f.part = tide_malloc(f.nm * f.mblock * sizeof *f.part);
+  f.tpart = tide_malloc((size_t)f.nt * f.tblock * sizeof *f.tpart);
+  if (!f.it || !f.part || !f.tpart) goto oom;
+  /* int64 partials of an int avg cannot overflow while |x| * rows < 2^62 */
+  const uint64_t mag_limit = (UINT64_C(1) << 62) / nrows;
+  for (size_t i = 0; i < nitems; i++) {
+    fz_item_t *x = &f.it[i];
+    x->kind = items[i].kind;
+    x->src = items[i].in >= 0 ? c->t->cols[items[i].in] : NULL;
+    x->absval = x->kind == TIDE_AGG_ABS_SUM;
+    x->active = true;
+    if (x->kind == TIDE_AGG_COUNT) x->mode = FZ_COUNT;
+    else x->mode = tide__agg_sum_is_int(x->src->type) ? FZ_INT : FZ_DBL;
+    x->check_mag = x->kind == TIDE_AGG_AVG && x->mode == FZ_INT;
+  }
+  if (fz_pass(&f) != TIDE_OK) goto oom;
+  bool again = false;
+  for (size_t i = 0; i < nitems; i++) {
+    fz_item_t *x = &f.it[i];
+    x->active = x->check_mag && x->mag >= mag_limit;
+    if (x->active) x->mode = FZ_IDBL;
+    again |= x->active;
+  }
+  if (again && fz_pass(&f) != TIDE_OK) goto oom;
+  if (fz_groups(&f, &ng, &slot, &fk) != TIDE_OK) goto oom;
+  cnt = tide_malloc((ng ? ng : 1) * sizeof *cnt);
+  rows = tide_calloc(ng ? ng : 1, sizeof *rows);
+  if (!cnt || !rows) goto oom;
+  for (uint64_t m = 0; m < f.nm; m++) {
+    const uint64_t *rc = f.part + m * f.mblock;
+    for (uint32_t r = 0; r < ng; r++) rows[r] += rc[slot[r]];
+  }
+  for (size_t i = 0; i < nitems; i++) {
+    srcs[i] = fz_output(&f, i, ng, slot, rows, cnt, err);
+    if (!srcs[i]) goto oom;
+  }
+  c->ng = ng;
+  c->g.first_key = c->first_key = fk;
+  c->g.ngroups = ng;
+  c->g.nrows = nrows;
+  fk = NULL;
+  *done = true;
+  st = TIDE_OK;
+  goto out;
+oom:
+  for (size_t i = 0; i < nitems; i++) {
+    tide_source_release(srcs[i]);
+    srcs[i] = NULL;
+  }
+  st = agg_oom(c, err);
+out:
+  tide_free(f.it);
+  tide_free(f.part);
+  tide_free(f.tpart);
+  tide_free(rows);
+  tide_free(slot);
+  tide_free(fk);
+  tide_free(cnt);
+  return st;
+}
+
 /* ------------------------------------------------------------- driver */
 
 static tide_source_t *agg_compute(agg_ctx_t *c, const agg_item_t *item, tide_error *err) {
@@ -902,6 +1260,8 @@ static tide_table_t *agg_run(tide_table_t *t, const agg_item_t *items, size_t ni
   tide_source_t **bysrc = tide_malloc((nby ? nby : 1) * sizeof *bysrc);
   agg_ctx_t c;
   memset(&c, 0, sizeof c);
+  tide_direct_plan_t plan;
+  memset(&plan, 0, sizeof plan);
   tide_table_t *res = NULL;
   if (!byidx || !names || !srcs || !bysrc) {
     tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
@@ -950,7 +1310,17 @@ static tide_table_t *agg_run(tide_table_t *t, const agg_item_t *items, size_t ni
     tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
     goto done;
   }
-  if (tide__groups_build(c.rs, nby, bysrc, &c.g, op, err) != TIDE_OK) goto done;
+  bool fused = false;
+  if (agg_fused(&c, items, nitems, nby, bysrc, srcs + nby, &plan, &fused, err) != TIDE_OK)
+    goto done;
+  if (fused) {
+    for (size_t k = 0; k < nby; k++) {
+      srcs[k] = gather_source(bysrc[k], c.first_key, c.ng, err);
+      if (!srcs[k]) goto done;
+    }
+    goto build;
+  }
+  if (tide__groups_build_ranged(c.rs, nby, bysrc, &plan, &c.g, op, err) != TIDE_OK) goto done;
   /* Without keys there is always one output row, even over no rows. */
   c.ng = nby == 0 ? 1 : c.g.ngroups;
   if (c.g.ngroups == c.ng) {
@@ -985,6 +1355,7 @@ static tide_table_t *agg_run(tide_table_t *t, const agg_item_t *items, size_t ni
       goto done;
     }
   }
+build:
   res = tide__table_from_sources(c.ng, ncols, names, srcs, err);
   memset(srcs, 0, ncols * sizeof *srcs); /* references moved (or released) */
   if (!res) tide_error_prefix(err, "%s", op);
@@ -992,6 +1363,7 @@ done:
   if (srcs)
     for (size_t i = 0; i < ncols; i++) tide_source_release(srcs[i]);
   tide__groups_destroy(&c.g);
+  tide__direct_plan_free(&plan);
   tide_free(c.last_key);
   tide_free(c.sizes);
   tide_free(c.keybuf);

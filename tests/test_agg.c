@@ -1056,6 +1056,258 @@ static void test_morsels(void) {
   free(sv);
 }
 
+/* The fused scan of agg_by (sum, abs_sum, avg, count with no key or
+ * directly mapped keys: ops/agg.c "fused direct scan") against a naive
+ * row loop, over several morsels, several key sets (integer, bool and
+ * symbol keys with nulls, a key range too wide for the fused path), a
+ * filtered RowSet, and int64 values large enough that integer avg falls
+ * back to doubles. Also: 1 vs 2 threads exactly, and the same sums and
+ * averages (exactly, with keys) when a min forces the grouping path. */
+#define FZ_N 150000u /* two morsels */
+static int cmp_pair_u64(const void *a, const void *b) {
+  const uint64_t *x = a, *y = b;
+  if (x[0] != y[0]) return (x[0] > y[0]) - (x[0] < y[0]);
+  return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void test_fused(void) {
+  tu_rng r = {90210};
+  const uint64_t n = FZ_N;
+  int8_t *k8 = malloc(n), *kb = malloc(n), *v8 = malloc(n), *vb = malloc(n);
+  int64_t *k64 = malloc(n * 8), *kw = malloc(n * 8), *v64 = malloc(n * 8), *vh = malloc(n * 8);
+  int32_t *v32 = malloc(n * 4);
+  float *vf = malloc(n * 4);
+  double *vd = malloc(n * 8);
+  const char **ks = malloc(n * sizeof *ks);
+  static const char *SY[] = {"b", "a", "d", "c", "e"};
+  for (uint64_t i = 0; i < n; i++) {
+    k8[i] = tu_below(&r, 40) == 0 ? TIDE_NULL_I8 : (int8_t)((int)tu_below(&r, 30) - 10);
+    kb[i] = tu_below(&r, 30) == 0 ? TIDE_NULL_BOOL : (int8_t)tu_below(&r, 2);
+    k64[i] = tu_below(&r, 50) == 0 ? TIDE_NULL_I64 : (int64_t)1000000000000LL + (int64_t)tu_below(&r, 25);
+    /* rare new keys late in the table: groups first seen in later morsels */
+    if (i > n / 2 && tu_below(&r, 20000) == 0) k64[i] = (int64_t)1000000000025LL + (int64_t)tu_below(&r, 5);
+    /* too wide for the fused path, direct for the grouping path */
+    kw[i] = (int64_t)tu_below(&r, 100000) * 2;
+    ks[i] = tu_below(&r, 25) == 0 ? NULL : SY[tu_below(&r, 5)];
+    v8[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_I8 : (int8_t)((int)tu_below(&r, 200) - 100);
+    vb[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_BOOL : (int8_t)tu_below(&r, 2);
+    v32[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_I32 : (int32_t)tu_below(&r, 2000001) - 1000000;
+    v64[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_I64 : (int64_t)tu_below(&r, 1u << 30) - (1 << 29);
+    vh[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_I64
+                                  : (int64_t)(tu_next(&r) >> 3) - ((int64_t)1 << 60); /* ~2^60 */
+    vf[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_F32 : (float)(tu_unit(&r) * 100 - 50);
+    vd[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_F64 : tu_unit(&r) * 2000 - 1000;
+  }
+  /* the groups whose key is null in k8 hold no V32 value: an all-null sum */
+  for (uint64_t i = 0; i < n; i++)
+    if (k8[i] == TIDE_NULL_I8) v32[i] = TIDE_NULL_I32;
+  const char *names[] = {"K8", "KB", "K64", "KW", "KS", "V8", "VB", "V32", "V64", "VH", "VF", "VD"};
+  tide_type_t types[] = {TIDE_I8,  TIDE_BOOL, TIDE_I64, TIDE_I64, TIDE_SYMBOL, TIDE_I8,
+                         TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64, TIDE_F32,    TIDE_F64};
+  const void *cols[] = {k8, kb, k64, kw, ks, v8, vb, v32, v64, vh, vf, vd};
+  tide_table_t *full = tu_table(n, 12, names, types, cols);
+  tide_error err;
+  tide_table_t *filt = tide_where(full, "(V8 % 3) != 0", &err);
+  CHECK_OK_PTR(filt, err);
+  const char *a1[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD"};
+  const char *a2[] = {"AV8=V8", "AV32=V32", "AV64=V64", "AVH=VH", "AVF=VF", "AVD=VD", "AVB=VB"};
+  const char *a3[] = {"SA32=V32", "SAD=VD", "SAH=VH"};
+  const char *a4[] = {"MinD=VD"}, *a5[] = {"N"};
+  tide_agg_spec_t sp[] = {{TIDE_AGG_SUM, a1, 7, 0, NULL, false},
+                          {TIDE_AGG_AVG, a2, 7, 0, NULL, false},
+                          {TIDE_AGG_ABS_SUM, a3, 3, 0, NULL, false},
+                          {TIDE_AGG_COUNT, a5, 1, 0, NULL, false},
+                          {TIDE_AGG_MIN, a4, 1, 0, NULL, false}};
+  const char *by0[] = {NULL}, *by1[] = {"K8"}, *by2[] = {"K64"}, *by3[] = {"KB", "K8"},
+             *by4[] = {"K8", "K64", "KB"}, *by5[] = {"KS"}, *by6[] = {"KW"}, *by7[] = {"KS", "K8"};
+  const char *const *bys[] = {by0, by1, by2, by3, by4, by5, by6, by7};
+  const size_t nbys[] = {0, 1, 1, 2, 3, 1, 1, 2};
+  long checks = 0;
+  for (int ti = 0; ti < 2; ti++) {
+    tide_table_t *t = ti ? filt : full;
+    if (!t) continue;
+    /* positions of the table's rows in the arrays (null != 0 holds: nulls stay) */
+    uint64_t m = 0;
+    uint32_t *rowpos = malloc(n * sizeof *rowpos);
+    for (uint64_t i = 0; i < n; i++)
+      if (!ti || v8[i] == TIDE_NULL_I8 || v8[i] % 3 != 0) rowpos[m++] = (uint32_t)i;
+    CHECK(tide_table_size(t) == m);
+    for (size_t b = 0; b < 8; b++) {
+      if ((ti && b != 4) || b == 3) continue; /* filtered: one key set */
+      tide_set_threads(2, NULL);
+      tide_table_t *o3 = tide_agg_by(t, sp, 4, bys[b], nbys[b], &err);
+      CHECK_OK_PTR(o3, err);
+      tide_set_threads(1, NULL);
+      tide_table_t *o1 = tide_agg_by(t, sp, 4, bys[b], nbys[b], &err);
+      CHECK_OK_PTR(o1, err);
+      tide_table_t *og = tide_agg_by(t, sp, 5, bys[b], nbys[b], &err); /* grouping path */
+      CHECK_OK_PTR(og, err);
+      tide_set_threads(0, NULL);
+      if (!o1 || !o3 || !og) {
+        tide_table_free(o1);
+        tide_table_free(o3);
+        tide_table_free(og);
+        continue;
+      }
+      CHECK_TABLES(o1, o3, 0);
+      const char *drop[] = {"MinD"};
+      tide_table_t *ogv = tide_drop_columns(og, drop, 1, &err);
+      CHECK_OK_PTR(ogv, err);
+      /* without keys the fused float sums use lanes: not the same order */
+      if (ogv) CHECK_TABLES(o1, ogv, nbys[b] ? 0 : 1e-6);
+      tide_table_free(ogv);
+      /* naive reference: groups by first appearance of the key tuple */
+      uint64_t *code = malloc(m * sizeof *code);
+      for (uint64_t j = 0; j < m; j++) {
+        uint64_t i = rowpos[j], c = 0;
+        for (size_t k = 0; k < nbys[b]; k++) {
+          const char *kn = bys[b][k];
+          uint64_t v, card;
+          if (!strcmp(kn, "K8")) v = k8[i] == TIDE_NULL_I8 ? 0 : (uint64_t)(k8[i] + 11), card = 64;
+          else if (!strcmp(kn, "KB")) v = kb[i] == TIDE_NULL_BOOL ? 0 : (uint64_t)kb[i] + 1, card = 3;
+          else if (!strcmp(kn, "K64"))
+            v = k64[i] == TIDE_NULL_I64 ? 0 : (uint64_t)(k64[i] - 999999999999LL), card = 64;
+          else if (!strcmp(kn, "KS")) {
+            v = 0;
+            for (int q = 0; q < 5; q++)
+              if (ks[i] == SY[q]) v = (uint64_t)q + 1;
+            card = 6;
+          } else v = (uint64_t)kw[i], card = 400001;
+          c = c * card + v;
+        }
+        code[j] = c;
+      }
+      /* group ids by first appearance (quadratic-free: sort codes) */
+      uint64_t *gid = malloc(m * sizeof *gid);
+      uint64_t ng = 0;
+      {
+        uint64_t *srt = malloc(m * 2 * sizeof *srt);
+        for (uint64_t j = 0; j < m; j++) srt[2 * j] = code[j], srt[2 * j + 1] = j;
+        qsort(srt, m, 16, cmp_pair_u64);
+        uint64_t *firstpos = malloc(m * sizeof *firstpos);
+        for (uint64_t j = 0; j < m;) {
+          uint64_t e = j;
+          while (e < m && srt[2 * e] == srt[2 * j]) e++;
+          for (uint64_t q = j; q < e; q++) firstpos[srt[2 * q + 1]] = srt[2 * j + 1];
+          j = e;
+        }
+        uint64_t *rank = malloc(m * sizeof *rank);
+        for (uint64_t j = 0; j < m; j++) {
+          if (firstpos[j] == j) rank[j] = ng++;
+          gid[j] = rank[firstpos[j]];
+        }
+        free(rank);
+        free(firstpos);
+        free(srt);
+      }
+      CHECK_MSG(tide_table_size(o1) == (nbys[b] ? ng : 1), "fused: %llu groups, expected %llu",
+                (unsigned long long)tide_table_size(o1), (unsigned long long)ng);
+      if (tide_table_size(o1) == ng && ng <= 1000) {
+        /* columns: sums of 7, avgs of 7, abs sums of 3, count */
+        const void *vals[] = {v8, vb, v32, v64, vh, vf, vd};
+        const tide_type_t vt[] = {TIDE_I8, TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64, TIDE_F32, TIDE_F64};
+        const char *sname[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD"};
+        const char *aname[] = {"AV8", "AVB", "AV32", "AV64", "AVH", "AVF", "AVD"};
+        uint64_t *isum = calloc(ng, 8), *cnt = calloc(ng, 8), *rows = calloc(ng, 8);
+        long double *dsum = calloc(ng, sizeof *dsum), *dabs = calloc(ng, sizeof *dabs);
+        for (uint64_t j = 0; j < m; j++) rows[gid[j]]++;
+        for (int c = 0; c < 7; c++) {
+          memset(isum, 0, ng * 8);
+          memset(cnt, 0, ng * 8);
+          for (uint64_t g = 0; g < ng; g++) dsum[g] = dabs[g] = 0;
+          for (uint64_t j = 0; j < m; j++) {
+            uint64_t i = rowpos[j];
+            long double x;
+            bool nul;
+            switch (vt[c]) {
+              case TIDE_I8: case TIDE_BOOL: nul = ((const int8_t *)vals[c])[i] == INT8_MIN; x = ((const int8_t *)vals[c])[i]; break;
+              case TIDE_I32: nul = ((const int32_t *)vals[c])[i] == TIDE_NULL_I32; x = ((const int32_t *)vals[c])[i]; break;
+              case TIDE_I64: nul = ((const int64_t *)vals[c])[i] == TIDE_NULL_I64; x = (long double)((const int64_t *)vals[c])[i]; break;
+              case TIDE_F32: nul = ((const float *)vals[c])[i] == TIDE_NULL_F32; x = ((const float *)vals[c])[i]; break;
+              default: nul = ((const double *)vals[c])[i] == TIDE_NULL_F64; x = ((const double *)vals[c])[i]; break;
+            }
+            if (nul) continue;
+            if (vt[c] == TIDE_I64) isum[gid[j]] += (uint64_t)((const int64_t *)vals[c])[i];
+            else if (vt[c] != TIDE_F32 && vt[c] != TIDE_F64) isum[gid[j]] += (uint64_t)(int64_t)x;
+            dsum[gid[j]] += x;
+            dabs[gid[j]] += x < 0 ? -x : x;
+            cnt[gid[j]]++;
+          }
+          const bool isint = vt[c] != TIDE_F32 && vt[c] != TIDE_F64;
+          for (uint64_t g = 0; g < ng; g++) {
+            double s = tu_cell_f64(o1, sname[c], g), a = tu_cell_f64(o1, aname[c], g);
+            bool ok;
+            if (!cnt[g]) {
+              ok = isnan(s) && isnan(a);
+            } else {
+              double es = isint ? (double)(int64_t)isum[g] : (double)dsum[g];
+              double ea = (double)(dsum[g] / (long double)cnt[g]);
+              double tol = 1e-9 * (1 + (double)dabs[g]);
+              ok = (isint ? s == es : fabs(s - es) <= tol) &&
+                   fabs(a - ea) <= 1e-12 * (1 + fabs(ea)) + tol / (double)cnt[g];
+              if (vt[c] == TIDE_I64 && c == 4) { /* VH: wrapping int64 sum, exact text */
+                char buf[32];
+                snprintf(buf, sizeof buf, "%lld", (long long)(int64_t)isum[g]);
+                ok = strcmp(tu_cell(o1, sname[c], g), buf) == 0 &&
+                     fabs(a - ea) <= 1e-12 * (1 + fabs(ea));
+              }
+            }
+            checks++;
+            if (!ok) {
+              CHECK_MSG(false, "fused %s by#%zu table %d group %llu: sum %.17g avg %.17g",
+                        sname[c], b, ti, (unsigned long long)g, s, a);
+              break;
+            }
+          }
+          /* abs sums of V32, VD, VH */
+          const char *abn = c == 2 ? "SA32" : c == 6 ? "SAD" : c == 4 ? "SAH" : NULL;
+          for (uint64_t g = 0; abn && g < ng; g++) {
+            if (c == 4) {
+              uint64_t ea = 0;
+              for (uint64_t j = 0; j < m; j++) {
+                int64_t x = vh[rowpos[j]];
+                if (gid[j] == g && x != TIDE_NULL_I64) ea += x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+              }
+              char buf[32];
+              snprintf(buf, sizeof buf, "%lld", (long long)(int64_t)ea);
+              CHECK_MSG(!cnt[g] || strcmp(tu_cell(o1, abn, g), buf) == 0, "fused SAH group %llu",
+                        (unsigned long long)g);
+              if (g >= 3) break; /* the quadratic loop: a few groups */
+              continue;
+            }
+            double x = tu_cell_f64(o1, abn, g);
+            bool ok = cnt[g] ? fabs(x - (double)dabs[g]) <= 1e-9 * (1 + (double)dabs[g]) : isnan(x);
+            CHECK_MSG(ok, "fused %s group %llu: %.17g vs %.17g", abn, (unsigned long long)g, x,
+                      (double)dabs[g]);
+            checks++;
+          }
+        }
+        for (uint64_t g = 0; g < ng; g++) {
+          CHECK_MSG(tu_cell_f64(o1, "N", g) == (double)rows[g], "fused count group %llu",
+                    (unsigned long long)g);
+          checks++;
+        }
+        free(isum);
+        free(cnt);
+        free(rows);
+        free(dsum);
+        free(dabs);
+      }
+      free(code);
+      free(gid);
+      tide_table_free(o1);
+      tide_table_free(o3);
+      tide_table_free(og);
+    }
+    free(rowpos);
+  }
+  printf("test_agg fused: %ld reference checks\n", checks);
+  tide_table_free(filt);
+  tide_table_free(full);
+  free(k8); free(kb); free(v8); free(vb); free(k64); free(kw); free(v64); free(vh);
+  free(v32); free(vf); free(vd); free(ks);
+}
+
 /* NULL entries in user column lists are reported as errors (no crash). */
 static void test_null_names(void) {
   int64_t k[4] = {1, 2, 1, 3};
@@ -1172,6 +1424,7 @@ int main(void) {
   test_empty();
   test_groups();
   test_morsels();
+  test_fused();
   test_null_names();
   test_oom();
   free(STRBUF);
