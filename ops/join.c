@@ -22,6 +22,8 @@
  */
 #include <stdio.h>
 
+#include <omp.h>
+
 #include "ops/join_int.h"
 
 typedef enum jkind_t { J_NATURAL, J_EXACT, J_JOIN, J_AJ, J_RAJ } jkind_t;
@@ -391,6 +393,7 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
   tide_keyset_t *ks = NULL;
   uint32_t *rg = NULL, *lids = NULL;
   uint64_t *rkeys = NULL, *first = NULL, *gstart = NULL, *grows = NULL, *mcount = NULL;
+  tide_morsels_t ms = {0};
   jtk_t *gtk = NULL;
   tide_redir_t *lmap = NULL, *rmap = NULL;
 
@@ -518,6 +521,9 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
   int nt = tide__threads_for(nl);
   int failed = 0;
   const bool upper = (kind == J_AJ && !c.strict) || (kind == J_RAJ && c.strict);
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+  /* NUMA-aware morsels (numa/morsel.c); morsel m writes positions
+   * [m * M, (m + 1) * M) of lids/maps and mcount[m] only. */
 #pragma omp parallel num_threads(nt)
   {
     tide__jscratch_t s;
@@ -526,9 +532,7 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
 #pragma omp atomic write
       failed = 1;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (uint64_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       uint64_t pos = m * TIDE_MORSEL_ROWS, cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos);
       uint32_t *ids = lids + pos;
       tide__jkeys_probe(&c.jk, ks, ngroups, left, pos, cnt, &s, ids);
@@ -602,6 +606,7 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
     }
     tide__jscratch_free(&s);
   }
+  tide__morsels_free(&ms);
   if (failed) goto oom;
 
   uint64_t nout = nl;
@@ -627,8 +632,10 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
     rmap = tide__redir_create(nout, err);
     if (!rmap) goto fail;
     uint64_t *lm = lmap->map, *rm = rmap->map;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (uint64_t m = 0; m < nm; m++) {
+    if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+    /* morsel m writes its matches from output position mcount[m] on */
+#pragma omp parallel num_threads(nt)
+    for (uint64_t m; tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       uint64_t pos = m * TIDE_MORSEL_ROWS, cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos);
       uint64_t o = mcount[m];
       uint64_t kb[TIDE_CHUNK_SIZE];
@@ -660,6 +667,7 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
         }
       }
     }
+    tide__morsels_free(&ms);
   }
   result = assemble(&c, nout, lmap, rmap, err);
   lmap = rmap = NULL;
@@ -670,6 +678,7 @@ oom:
 fail:
   result = NULL;
 done:
+  tide__morsels_free(&ms);
   if (lmap) tide__redir_release(lmap);
   if (rmap) tide__redir_release(rmap);
   if (ks) tide__keyset_free(ks);

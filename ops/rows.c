@@ -14,6 +14,8 @@
  */
 #include <string.h>
 
+#include <omp.h>
+
 #include "core/core_int.h"
 
 /* ops/rows_incr.c: ticking inputs */
@@ -199,6 +201,14 @@ tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err)
     bool failed = false;
     int nthreads = tide__threads_for(total);
     if ((size_t)nthreads > ntasks) nthreads = ntasks ? (int)ntasks : 1;
+    /* Tasks are morsels of the inputs in output order: the NUMA-aware
+     * dispenser (numa/morsel.c) gives worker t its own block of the output
+     * first. */
+    tide_morsels_t ms;
+    if (tide__morsels_init(&ms, ntasks, nthreads, NULL) != TIDE_OK) {
+      tide_error_set(err, TIDE_ERR_NOMEM, "merge: out of memory");
+      goto done;
+    }
 #pragma omp parallel num_threads(nthreads)
     {
       uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
@@ -206,9 +216,7 @@ tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err)
 #pragma omp atomic write
         failed = true;
       }
-#pragma omp for schedule(dynamic, 1)
-      for (size_t k = 0; k < ntasks; k++) {
-        if (!keybuf) continue;
+      for (uint64_t k; keybuf && tide__morsels_next(&ms, omp_get_thread_num(), &k);) {
         const merge_task *tk = &tasks[k];
         const tide_table_t *ti = tables[tk->tab];
         for (size_t c = 0; c < ncols; c++) {
@@ -228,6 +236,7 @@ tide_table_t *tide_merge(tide_table_t *const *tables, size_t n, tide_error *err)
       }
       tide_free(keybuf);
     }
+    tide__morsels_free(&ms);
     if (failed) {
       tide_error_set(err, TIDE_ERR_NOMEM, "merge: out of memory");
       goto done;

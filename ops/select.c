@@ -48,13 +48,17 @@
  *  i/ii are refused on refreshing inputs other than append-only and blink.
  *
  * Parallelism: where and the materializing ops evaluate morsels of
- * TIDE_MORSEL_ROWS positions with OpenMP; each morsel writes its own slice
+ * TIDE_MORSEL_ROWS positions on the OpenMP team, taken from the NUMA-aware
+ * dispenser (numa/morsel.c: a worker's own block of morsels first, the
+ * rows placed on its node); each morsel writes its own slice
  * (where: its own key vector, concatenated in morsel order), so results are
  * identical for any thread count.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
+
+#include <omp.h>
 
 #include "core/core_int.h"
 #include "core/expr.h"
@@ -183,23 +187,33 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
     return NULL;
   }
   int failed = 0;
-#pragma omp parallel for num_threads(tide__threads_for(n)) schedule(dynamic)
-  for (int64_t m = 0; m < (int64_t)nm; m++) {
-    int bad;
-#pragma omp atomic read
-    bad = failed;
-    if (bad) continue;
+  const int nt = tide__threads_for(n);
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) {
+    tide_free(out);
+    oom(op, err);
+    return NULL;
+  }
+  /* NUMA-aware morsels (numa/morsel.c): own block first; morsel m's keys
+   * go to out[m], concatenated in morsel order below. */
+#pragma omp parallel num_threads(nt)
+  {
     tide_expr_scratch_t *s = tide__expr_scratch_create(e);
     uint64_t *kb = tide_malloc(TIDE_CHUNK_SIZE * sizeof *kb);
     uint32_t *sel = tide_malloc(TIDE_CHUNK_SIZE * sizeof *sel);
-    /* Reserve the morsel's size up front: pages are only touched as keys
-     * are written, and the vector never moves. */
-    uint64_t mrows = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - (uint64_t)m * TIDE_MORSEL_ROWS);
-    keyvec *v = &out[m];
-    bool ok = s && kb && sel && kv_reserve(v, mrows);
-    if (ok) {
+    bool ok = s && kb && sel;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
+      int bad;
+#pragma omp atomic read
+      bad = failed;
+      if (bad) break;
+      /* Reserve the morsel's size up front: pages are only touched as keys
+       * are written, and the vector never moves. */
+      uint64_t mrows = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - m * TIDE_MORSEL_ROWS);
+      keyvec *v = &out[m];
+      ok = kv_reserve(v, mrows);
       tide_rowset_iter_t it;
-      tide_rowset_iter_init_pos(&it, rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+      tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
       while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
         uint32_t cnt;
@@ -223,6 +237,7 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
     tide_free(kb);
     tide_free(sel);
   }
+  tide__morsels_free(&ms);
   tide_rowset_t *res = NULL;
   uint64_t total = 0;
   for (uint64_t m = 0; m < nm; m++) total += out[m].n;
@@ -566,18 +581,27 @@ static tide_source_t *materialize(const char *op, const tide_expr_t *e,
   size_t w = tide_type_width(type);
   uint64_t nm = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   int failed = 0;
-#pragma omp parallel for num_threads(tide__threads_for(n)) schedule(dynamic)
-  for (int64_t m = 0; m < (int64_t)nm; m++) {
-    int bad;
-#pragma omp atomic read
-    bad = failed;
-    if (bad) continue;
+  const int nt = tide__threads_for(n);
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) {
+    tide_source_release(dst);
+    oom(op, err);
+    return NULL;
+  }
+  /* NUMA-aware morsels: worker t's own block first (the rows of dst that
+   * tide__numa_place put on its node). */
+#pragma omp parallel num_threads(nt)
+  {
     tide_expr_scratch_t *s = tide__expr_scratch_create(e);
     uint64_t *kb = tide_malloc(TIDE_CHUNK_SIZE * sizeof *kb);
     bool ok = s && kb;
-    if (ok) {
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
+      int bad;
+#pragma omp atomic read
+      bad = failed;
+      if (bad) break;
       tide_rowset_iter_t it;
-      tide_rowset_iter_init_pos(&it, rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+      tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
       while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb))
         ok = tide__expr_eval(e, cols, &seq, NULL, data + seq.pos * w, s) == TIDE_OK;
@@ -589,6 +613,7 @@ static tide_source_t *materialize(const char *op, const tide_expr_t *e,
     tide__expr_scratch_free(s);
     tide_free(kb);
   }
+  tide__morsels_free(&ms);
   if (!failed && type == TIDE_STRING) {
     /* The values point into other sources' arenas or the expression's
      * literals: copy them into the new column's own arena. */
@@ -727,21 +752,35 @@ static tide_status mat_eval_parallel(const char *op, fcol *m, const tide_rowset_
   }
   uint64_t nm = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   int failed = 0;
-#pragma omp parallel for num_threads(tide__threads_for(n)) schedule(dynamic)
-  for (int64_t mo = 0; mo < (int64_t)nm; mo++) {
+  const int nt = tide__threads_for(n);
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) {
+    tide_free(keys);
+    tide_free(vals);
+    return nomem(op, err);
+  }
+  /* NUMA-aware morsels; morsel mo writes positions [mo * M, (mo + 1) * M). */
+#pragma omp parallel num_threads(nt)
+  {
     tide_expr_scratch_t *sc = tide__expr_scratch_create(m->e);
     bool ok = sc != NULL;
-    tide_rowset_iter_t it;
-    tide_rowset_iter_init_pos(&it, rs, (uint64_t)mo * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
-    tide_rowseq_t seq;
-    while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keys + it.pos)) {
-      uint64_t *kb = keys + seq.pos;
-      if (!seq.keys)
-        for (uint32_t j = 0; j < seq.n; j++) kb[j] = seq.first + j;
-      seq.keys = kb;
-      uint64_t at = seq.pos;
-      seq.pos += pos0;
-      ok = tide__expr_eval(m->e, m->cols, &seq, NULL, vals + at * w, sc) == TIDE_OK;
+    for (uint64_t mo; ok && tide__morsels_next(&ms, omp_get_thread_num(), &mo);) {
+      int bad;
+#pragma omp atomic read
+      bad = failed;
+      if (bad) break;
+      tide_rowset_iter_t it;
+      tide_rowset_iter_init_pos(&it, rs, mo * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+      tide_rowseq_t seq;
+      while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keys + it.pos)) {
+        uint64_t *kb = keys + seq.pos;
+        if (!seq.keys)
+          for (uint32_t j = 0; j < seq.n; j++) kb[j] = seq.first + j;
+        seq.keys = kb;
+        uint64_t at = seq.pos;
+        seq.pos += pos0;
+        ok = tide__expr_eval(m->e, m->cols, &seq, NULL, vals + at * w, sc) == TIDE_OK;
+      }
     }
     if (!ok) {
 #pragma omp atomic write
@@ -749,6 +788,7 @@ static tide_status mat_eval_parallel(const char *op, fcol *m, const tide_rowset_
     }
     tide__expr_scratch_free(sc);
   }
+  tide__morsels_free(&ms);
   tide_status st = failed ? TIDE_ERR_NOMEM : TIDE_OK;
   if (st == TIDE_OK && type == TIDE_STRING) st = mat_store_strings(m, (const char **)vals, n);
   for (uint64_t i = 0; i < n && st == TIDE_OK; i += TIDE_MORSEL_ROWS) {

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "core/core_int.h"
 #include "kernels/radix.h"
 
@@ -78,6 +80,10 @@ static tide_status key_ranges(sort_ctx *cx, tide_error *err) {
   }
   size_t nm = morsel_count(cx->n);
   bool failed = false;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, cx->nthreads, NULL) != TIDE_OK)
+    return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
+  /* NUMA-aware morsels (numa/morsel.c): own block first. */
 #pragma omp parallel num_threads(cx->nthreads)
   {
     chunk_bufs b;
@@ -93,9 +99,7 @@ static tide_status key_ranges(sort_ctx *cx, tide_error *err) {
         lmax[c] = 0;
       }
     }
-#pragma omp for schedule(dynamic, 1)
-    for (size_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       tide_rowset_iter_t it;
       tide_rowset_iter_init_pos(&it, cx->rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
@@ -127,6 +131,7 @@ static tide_status key_ranges(sort_ctx *cx, tide_error *err) {
     tide_free(lmax);
     bufs_destroy(&b);
   }
+  tide__morsels_free(&ms);
   if (failed) return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
   for (size_t c = 0; c < nc; c++) {
     sort_col *sc = &cx->cols[c];
@@ -143,6 +148,10 @@ static tide_status compose_keys(sort_ctx *cx, size_t c0, size_t c1, int packbits
                                 tide_error *err) {
   size_t nm = morsel_count(cx->n);
   bool failed = false;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, cx->nthreads, NULL) != TIDE_OK)
+    return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
+  /* NUMA-aware morsels (numa/morsel.c): own block first. */
 #pragma omp parallel num_threads(cx->nthreads)
   {
     chunk_bufs b;
@@ -151,9 +160,7 @@ static tide_status compose_keys(sort_ctx *cx, size_t c0, size_t c1, int packbits
 #pragma omp atomic write
       failed = true;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (size_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       tide_rowset_iter_t it;
       tide_rowset_iter_init_pos(&it, cx->rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
@@ -184,6 +191,7 @@ static tide_status compose_keys(sort_ctx *cx, size_t c0, size_t c1, int packbits
     }
     bufs_destroy(&b);
   }
+  tide__morsels_free(&ms);
   if (failed) return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
   return TIDE_OK;
 }
@@ -193,6 +201,10 @@ static tide_status read_strings(sort_ctx *cx, size_t c, const char **out, tide_e
   size_t nm = morsel_count(cx->n);
   bool failed = false;
   sort_col *sc = &cx->cols[c];
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, cx->nthreads, NULL) != TIDE_OK)
+    return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
+  /* NUMA-aware morsels (numa/morsel.c): own block first. */
 #pragma omp parallel num_threads(cx->nthreads)
   {
     chunk_bufs b;
@@ -201,9 +213,7 @@ static tide_status read_strings(sort_ctx *cx, size_t c, const char **out, tide_e
 #pragma omp atomic write
       failed = true;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (size_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       tide_rowset_iter_t it;
       tide_rowset_iter_init_pos(&it, cx->rs, (uint64_t)m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
@@ -214,6 +224,7 @@ static tide_status read_strings(sort_ctx *cx, size_t c, const char **out, tide_e
     }
     bufs_destroy(&b);
   }
+  tide__morsels_free(&ms);
   if (failed) return tide_error_set(err, TIDE_ERR_NOMEM, "sort: out of memory");
   return TIDE_OK;
 }

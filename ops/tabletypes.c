@@ -6,6 +6,8 @@
  */
 #include <stdlib.h>
 
+#include <omp.h>
+
 #include "sched/graph_int.h"
 #include "sched/ticking_int.h"
 
@@ -21,6 +23,11 @@ static tide_status snapshot_copy(const tide_table_t *t, uint64_t n, tide_source_
   bool failed = false;
   int nthreads = tide__threads_for(n);
   if ((uint64_t)nthreads > nmorsels) nthreads = nmorsels ? (int)nmorsels : 1;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nmorsels, nthreads, NULL) != TIDE_OK)
+    return tide_error_set(err, TIDE_ERR_NOMEM, "snapshot: out of memory");
+  /* NUMA-aware morsels (numa/morsel.c): worker t copies its own block (the
+   * rows of the new columns placed on its node) first. */
 #pragma omp parallel num_threads(nthreads)
   {
     uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
@@ -28,10 +35,8 @@ static tide_status snapshot_copy(const tide_table_t *t, uint64_t n, tide_source_
 #pragma omp atomic write
       failed = true;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t m = 0; m < (int64_t)nmorsels; m++) {
-      if (!keybuf) continue;
-      uint64_t pos = (uint64_t)m * TIDE_MORSEL_ROWS;
+    for (uint64_t m; keybuf && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
+      uint64_t pos = m * TIDE_MORSEL_ROWS;
       uint64_t cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - pos);
       for (size_t c = 0; c < t->ncols; c++) {
         size_t w = tide_type_width(srcs[c]->type);
@@ -45,6 +50,7 @@ static tide_status snapshot_copy(const tide_table_t *t, uint64_t n, tide_source_
     }
     tide_free(keybuf);
   }
+  tide__morsels_free(&ms);
   if (failed) return tide_error_set(err, TIDE_ERR_NOMEM, "snapshot: out of memory");
   return TIDE_OK;
 }

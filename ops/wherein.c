@@ -36,6 +36,8 @@
  */
 #include <stdio.h>
 
+#include <omp.h>
+
 #include "ops/join_int.h"
 #include "sched/ticking_int.h"
 
@@ -715,6 +717,7 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
   uint32_t *gids = NULL, *lids = NULL;
   uint64_t *mcount = NULL, *keys = NULL;
   tide_rowset_t *rs = NULL;
+  tide_morsels_t ms = {0};
   char *names = tide_malloc(2 * nmatch * W_NAME_CAP);
   const char **ln = tide_calloc(nmatch, sizeof(char *));
   const char **rn = tide_calloc(nmatch, sizeof(char *));
@@ -754,6 +757,9 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
   if (!lids || !mcount) goto oom;
   int nt = tide__threads_for(nl);
   int failed = 0;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+  /* NUMA-aware morsels (numa/morsel.c); morsel m writes lids at its
+   * positions and mcount[m] only. */
 #pragma omp parallel num_threads(nt)
   {
     tide__jscratch_t s;
@@ -762,9 +768,7 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
 #pragma omp atomic write
       failed = 1;
     }
-#pragma omp for schedule(dynamic, 1)
-    for (uint64_t m = 0; m < nm; m++) {
-      if (!ok) continue;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       uint64_t pos = m * TIDE_MORSEL_ROWS, cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos);
       uint32_t *ids = lids + pos;
       tide__jkeys_probe(&jk, ks, ngroups, t, pos, cnt, &s, ids);
@@ -774,6 +778,7 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
     }
     tide__jscratch_free(&s);
   }
+  tide__morsels_free(&ms);
   if (failed) goto oom;
   uint64_t total = 0;
   for (uint64_t m = 0; m < nm; m++) {
@@ -789,8 +794,10 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
   } else {
     keys = tide_malloc(sizeof(uint64_t) * total);
     if (!keys) goto oom;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (uint64_t m = 0; m < nm; m++) {
+    if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+    /* morsel m writes its kept keys from position mcount[m] on */
+#pragma omp parallel num_threads(nt)
+    for (uint64_t m; tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       uint64_t pos = m * TIDE_MORSEL_ROWS, cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos);
       uint64_t o = mcount[m];
       uint64_t kb[TIDE_CHUNK_SIZE];
@@ -808,6 +815,7 @@ static tide_table_t *where_in_impl(const char *op, bool invert, tide_table_t *t,
         }
       }
     }
+    tide__morsels_free(&ms);
     rs = tide_rowset_from_keys(keys, total);
     if (!rs) goto oom;
   }
@@ -824,6 +832,7 @@ oom:
 fail:
   result = NULL;
 done:
+  tide__morsels_free(&ms);
   tide_rowset_free(rs);
   if (ks) tide__keyset_free(ks);
   tide__jkeys_free(&jk);
