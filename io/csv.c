@@ -1463,6 +1463,13 @@ static tide_table_t *csv_parse(const char *data, size_t len, const char *name,
       (unsigned char)p[2] == 0xBF)
     p += 3;
   int nthreads = opt->nthreads > 0 ? opt->nthreads : tide_get_threads();
+  if (opt->nthreads <= 0) {
+    /* Default: one thread per 1 MiB of input at most; small buffers (a
+     * streaming ingest batch) cost tens of ms in thread start-up and
+     * per-thread setup otherwise. */
+    size_t cap = (size_t)(end - p) / ((size_t)1 << 20) + 1;
+    if ((size_t)nthreads > cap) nthreads = (int)cap;
+  }
   if (nthreads < 1) nthreads = 1;
 
   /* Unterminated quote check over the whole input (parallel count). */
