@@ -641,8 +641,7 @@ typedef struct asof_state {
   uint32_t *ids;
   tide__gtkvec_t rem[2], ins[2], fresh, cv, dirty, tmp;
   tide__tkvec_t tktmp;
-  uint64_t *wkeys, *wvals;     /* map writes */
-  size_t nw, wcap;
+  tide__mapbatch_t mb;         /* map writes */
   uint64_t *chkeys;            /* re-matched rows whose value changed */
   size_t nch, chcap;
 } asof_state;
@@ -669,8 +668,7 @@ static void asof_state_free(asof_state *s) {
   tide_free(s->dirty.a);
   tide_free(s->tmp.a);
   tide_free(s->tktmp.a);
-  tide_free(s->wkeys);
-  tide_free(s->wvals);
+  tide__mapbatch_free(&s->mb);
   tide_free(s->chkeys);
   tide__ikeys_free(&s->ik);
   tide__jspec_free(&s->spec);
@@ -687,43 +685,6 @@ static tide_status grow_groups(asof_state *s) {
   memset(g + s->gcap, 0, (cap - s->gcap) * sizeof *g);
   s->groups = g;
   s->gcap = cap;
-  return TIDE_OK;
-}
-
-static tide_status push_u64(uint64_t **a, size_t *n, size_t *cap, uint64_t v) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 1024;
-    uint64_t *x = tide_realloc(*a, c * sizeof *x);
-    if (!x) return TIDE_ERR_NOMEM;
-    *a = x;
-    *cap = c;
-  }
-  (*a)[(*n)++] = v;
-  return TIDE_OK;
-}
-
-static tide_status map_write(asof_state *s, uint64_t key, uint64_t val) {
-  if (s->nw == s->wcap) {
-    size_t c = s->wcap ? s->wcap * 2 : 1024;
-    uint64_t *k = tide_realloc(s->wkeys, c * sizeof *k);
-    if (!k) return TIDE_ERR_NOMEM;
-    s->wkeys = k;
-    uint64_t *v = tide_realloc(s->wvals, c * sizeof *v);
-    if (!v) return TIDE_ERR_NOMEM;
-    s->wvals = v;
-    s->wcap = c;
-  }
-  s->wkeys[s->nw] = key;
-  s->wvals[s->nw++] = val;
-  return TIDE_OK;
-}
-
-static tide_status map_flush(asof_state *s) {
-  for (size_t i = 0; i < s->nw; i += TIDE_CHUNK_SIZE) {
-    uint32_t n = (uint32_t)TIDE_MIN((size_t)TIDE_CHUNK_SIZE, s->nw - i);
-    TIDE_TRY(tide__source_paged_set(s->map, s->wkeys + i, n, s->wvals + i));
-  }
-  s->nw = 0;
   return TIDE_OK;
 }
 
@@ -949,10 +910,10 @@ static tide_status rematch_dirty(asof_state *s, const tide_update_t *ru, bool rj
       const tide__gtk_t *e = &d->a[i + j];
       uint64_t r = match_one(&s->groups[e->g].side[1], e->t, s->mode);
       uint64_t o = old[j] >= TIDE_TREDIR_NONE ? TIDE_NULL_KEY : old[j];
-      if (r != o) TIDE_TRY(map_write(s, e->k, r));
+      if (r != o) TIDE_TRY(tide__mapbatch_add(&s->mb, e->k, r));
       bool same = right_forward(ru, o) == r;
       if (!same || (rjoinmod && r != TIDE_NULL_KEY && tide_rowset_contains(ru->modified, r)))
-        TIDE_TRY(push_u64(&s->chkeys, &s->nch, &s->chcap, e->k));
+        TIDE_TRY(tide__u64_push(&s->chkeys, &s->nch, &s->chcap, e->k));
     }
   }
   return TIDE_OK;
@@ -968,7 +929,7 @@ static tide_status match_fresh(asof_state *s, tide_error *err) {
   for (size_t i = 0; i < f->n; i++) {
     const tide__gtk_t e = f->a[i];
     uint64_t r = match_one(&s->groups[e.g].side[1], e.t, s->mode);
-    if (map_write(s, e.k, r) != TIDE_OK)
+    if (tide__mapbatch_add(&s->mb, e.k, r) != TIDE_OK)
       return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", s->op);
     if (e.t != INT64_MIN) f->a[o++] = e;
   }
@@ -980,7 +941,7 @@ static tide_status match_fresh(asof_state *s, tide_error *err) {
 static void reset_cycle(asof_state *s) {
   for (int i = 0; i < 2; i++) s->rem[i].n = s->ins[i].n = 0;
   s->cv.n = s->dirty.n = s->fresh.n = 0;
-  s->nw = s->nch = 0;
+  s->mb.n = s->nch = 0;
 }
 
 static tide_status asof_notify(tide_gnode_t *n, tide_error *err) {
@@ -1036,7 +997,7 @@ static tide_status asof_notify(tide_gnode_t *n, tide_error *err) {
   }
   /* the left rows that are new to their runs */
   if (lu && (st = match_fresh(s, err)) != TIDE_OK) goto done;
-  if ((st = map_flush(s)) != TIDE_OK) goto fail_st;
+  if ((st = tide__mapbatch_flush(&s->mb, s->map)) != TIDE_OK) goto fail_st;
   /* the update */
   if (s->nch) {
     /* kept rows only: the dirty ranges were taken before fresh rows
@@ -1152,7 +1113,7 @@ static tide_table_t *asof_build(bool raj, tide_table_t *left, tide_table_t *righ
   if (st == TIDE_OK) st = collect(s, 1, right->rowset, false, &s->ins[1], NULL, 0, NULL, false);
   if (st != TIDE_OK) goto oom;
   if (side_apply(s, 1, err) != TIDE_OK || match_fresh(s, err) != TIDE_OK) goto fail;
-  if (map_flush(s) != TIDE_OK) goto oom;
+  if (tide__mapbatch_flush(&s->mb, s->map) != TIDE_OK) goto oom;
   reset_cycle(s);
   /* the result */
   ncols = s->nl + s->spec.nadd;
@@ -1215,4 +1176,47 @@ tide_table_t *tide__asof_incr(bool raj, tide_table_t *left, tide_table_t *right,
   tide_table_t *r = asof_build(raj, left, right, on, non, joins, njoins, err);
   tide__graph_snapshot_unlock(lk);
   return r;
+}
+
+tide_status tide__mapbatch_add(tide__mapbatch_t *b, uint64_t key, uint64_t val) {
+  if (b->n == b->cap) {
+    size_t c = b->cap ? b->cap * 2 : 1024;
+    uint64_t *k = tide_realloc(b->keys, c * sizeof *k);
+    if (!k) return TIDE_ERR_NOMEM;
+    b->keys = k;
+    uint64_t *v = tide_realloc(b->vals, c * sizeof *v);
+    if (!v) return TIDE_ERR_NOMEM;
+    b->vals = v;
+    b->cap = c;
+  }
+  b->keys[b->n] = key;
+  b->vals[b->n++] = val;
+  return TIDE_OK;
+}
+
+tide_status tide__mapbatch_flush(tide__mapbatch_t *b, tide_source_t *map) {
+  for (size_t i = 0; i < b->n; i += TIDE_CHUNK_SIZE) {
+    uint32_t n = (uint32_t)TIDE_MIN((size_t)TIDE_CHUNK_SIZE, b->n - i);
+    TIDE_TRY(tide__source_paged_set(map, b->keys + i, n, b->vals + i));
+  }
+  b->n = 0;
+  return TIDE_OK;
+}
+
+void tide__mapbatch_free(tide__mapbatch_t *b) {
+  tide_free(b->keys);
+  tide_free(b->vals);
+  memset(b, 0, sizeof *b);
+}
+
+tide_status tide__u64_push(uint64_t **a, size_t *n, size_t *cap, uint64_t v) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 1024;
+    uint64_t *x = tide_realloc(*a, c * sizeof *x);
+    if (!x) return TIDE_ERR_NOMEM;
+    *a = x;
+    *cap = c;
+  }
+  (*a)[(*n)++] = v;
+  return TIDE_OK;
 }

@@ -138,8 +138,7 @@ typedef struct cross_state {
   uint32_t *ids;
   tide__gtkvec_t rem, ins, tmp, vmod;
   tide__tkvec_t tktmp, oldtail;
-  uint64_t *wkeys, *wvals;
-  size_t nw, wcap;
+  tide__mapbatch_t mb;    /* rmap writes */
   /* result key sets of the cycle, as sorted-or-not key lists */
   uint64_t *rk_rm, *rk_add, *rk_mod;
   size_t n_rm, n_add, n_mod, c_rm, c_add, c_mod;
@@ -167,8 +166,7 @@ static void cross_state_free(cross_state *s) {
   tide_free(s->vmod.a);
   tide_free(s->tktmp.a);
   tide_free(s->oldtail.a);
-  tide_free(s->wkeys);
-  tide_free(s->wvals);
+  tide__mapbatch_free(&s->mb);
   tide_free(s->rk_rm);
   tide_free(s->rk_add);
   tide_free(s->rk_mod);
@@ -187,43 +185,6 @@ static tide_status grow_groups(cross_state *s) {
   memset(g + s->gcap, 0, (cap - s->gcap) * sizeof *g);
   s->groups = g;
   s->gcap = cap;
-  return TIDE_OK;
-}
-
-static tide_status push(uint64_t **a, size_t *n, size_t *cap, uint64_t v) {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 1024;
-    uint64_t *x = tide_realloc(*a, c * sizeof *x);
-    if (!x) return TIDE_ERR_NOMEM;
-    *a = x;
-    *cap = c;
-  }
-  (*a)[(*n)++] = v;
-  return TIDE_OK;
-}
-
-static tide_status rmap_write(cross_state *s, uint64_t key, uint64_t val) {
-  if (s->nw == s->wcap) {
-    size_t c = s->wcap ? s->wcap * 2 : 1024;
-    uint64_t *k = tide_realloc(s->wkeys, c * sizeof *k);
-    if (!k) return TIDE_ERR_NOMEM;
-    s->wkeys = k;
-    uint64_t *v = tide_realloc(s->wvals, c * sizeof *v);
-    if (!v) return TIDE_ERR_NOMEM;
-    s->wvals = v;
-    s->wcap = c;
-  }
-  s->wkeys[s->nw] = key;
-  s->wvals[s->nw++] = val;
-  return TIDE_OK;
-}
-
-static tide_status rmap_flush(cross_state *s) {
-  for (size_t i = 0; i < s->nw; i += TIDE_CHUNK_SIZE) {
-    uint32_t n = (uint32_t)TIDE_MIN((size_t)TIDE_CHUNK_SIZE, s->nw - i);
-    TIDE_TRY(tide__source_paged_set(s->rmap, s->wkeys + i, n, s->wvals + i));
-  }
-  s->nw = 0;
   return TIDE_OK;
 }
 
@@ -311,8 +272,8 @@ static tide_status add_block(cross_state *s, uint64_t k, uint32_t g) {
   const tide__tkvec_t *R = &s->groups[g].side[1];
   unsigned K = s->ki->K;
   for (uint64_t j = 0; j < R->n; j++) {
-    TIDE_TRY(push(&s->rk_add, &s->n_add, &s->c_add, (k << K) | j));
-    TIDE_TRY(rmap_write(s, (k << K) | j, R->a[j].k));
+    TIDE_TRY(tide__u64_push(&s->rk_add, &s->n_add, &s->c_add, (k << K) | j));
+    TIDE_TRY(tide__mapbatch_add(&s->mb, (k << K) | j, R->a[j].k));
   }
   return TIDE_OK;
 }
@@ -334,7 +295,7 @@ static tide_status block_rows(cross_state *s, const tide_rowset_t *rs, const tid
   if (st == TIDE_OK) {
     tide_rowset_iter_init(&it, ranges);
     while (st == TIDE_OK && tide_rowset_iter_next_range(&it, &a, &b))
-      for (uint64_t k = a; st == TIDE_OK && k <= b; k++) st = push(out, n, cap, k);
+      for (uint64_t k = a; st == TIDE_OK && k <= b; k++) st = tide__u64_push(out, n, cap, k);
   }
   tide_rowset_free(ranges);
   return st;
@@ -365,12 +326,12 @@ static tide_status rekey_all(cross_state *s, tide_gnode_t *n, tide_error *err) {
   s->ki->K = K;
   s->ki->rekey_step = atomic_load(s->ki->step);
   s->ki->rekeyed = true;
-  s->n_add = s->nw = 0;
+  s->n_add = s->mb.n = 0;
   for (size_t g = 0; g < tide__ikeys_ngroups(&s->ik); g++) {
     const tide__tkvec_t *L = &s->groups[g].side[0];
     for (uint64_t i = 0; i < L->n; i++) TIDE_TRY(add_block(s, L->a[i].k, (uint32_t)g));
   }
-  TIDE_TRY(rmap_flush(s));
+  TIDE_TRY(tide__mapbatch_flush(&s->mb, s->rmap));
   tide_update_t u = {0};
   u.removed = tide_rowset_retain(res->rowset);
   u.added = tide_rowset_from_keys(s->rk_add, s->n_add);
@@ -397,7 +358,7 @@ static tide_status cross_notify(tide_gnode_t *n, tide_error *err) {
   unsigned K = s->ki->K;
   uint64_t mask = (UINT64_C(1) << K) - 1;
   s->n_rm = s->n_add = s->n_mod = 0;
-  s->nw = 0;
+  s->mb.n = 0;
   s->rem.n = s->ins.n = s->vmod.n = 0;
   bool lrk = lu && tide__update_hits(lu, s->kbits[0], tide_table_ncols(s->tab[0]));
   bool rrk = ru && tide__update_hits(ru, s->kbits[1], tide_table_ncols(s->tab[1]));
@@ -499,28 +460,28 @@ static tide_status cross_notify(tide_gnode_t *n, tide_error *err) {
         for (uint64_t p = p0; p < lim && st == TIDE_OK; p++) {
           uint64_t o = s->oldtail.a[p - p0].k;
           if (right_forward(ru, o) != R->a[p].k)
-            st = push(&chg, &nchg, &cchg, p);
+            st = tide__u64_push(&chg, &nchg, &cchg, p);
           else if (o != R->a[p].k) /* the same row under a new key */
-            st = push(&rew, &nrew, &crew, p);
+            st = tide__u64_push(&rew, &nrew, &crew, p);
         }
         for (size_t q = v; q < v2 && st == TIDE_OK; q++) {
           uint64_t p = run_lower(R, vm->a[q].k);
-          if (p < lim && R->a[p].k == vm->a[q].k) st = push(&chg, &nchg, &cchg, p);
+          if (p < lim && R->a[p].k == vm->a[q].k) st = tide__u64_push(&chg, &nchg, &cchg, p);
         }
         for (uint64_t x = 0; x < L->n && st == TIDE_OK; x++) {
           uint64_t kold = L->a[x].k;
           uint64_t knew = lu ? shift_fwd(lu->shifts, lu->nshifts, kold) : kold;
           for (size_t c = 0; c < nchg && st == TIDE_OK; c++) {
-            st = push(&s->rk_mod, &s->n_mod, &s->c_mod, (knew << K) | chg[c]);
-            if (st == TIDE_OK) st = rmap_write(s, (knew << K) | chg[c], R->a[chg[c]].k);
+            st = tide__u64_push(&s->rk_mod, &s->n_mod, &s->c_mod, (knew << K) | chg[c]);
+            if (st == TIDE_OK) st = tide__mapbatch_add(&s->mb, (knew << K) | chg[c], R->a[chg[c]].k);
           }
           for (size_t c = 0; c < nrew && st == TIDE_OK; c++)
-            st = rmap_write(s, (knew << K) | rew[c], R->a[rew[c]].k);
+            st = tide__mapbatch_add(&s->mb, (knew << K) | rew[c], R->a[rew[c]].k);
           for (uint64_t p = nnew; p < nold && st == TIDE_OK; p++)
-            st = push(&s->rk_rm, &s->n_rm, &s->c_rm, (kold << K) | p);
+            st = tide__u64_push(&s->rk_rm, &s->n_rm, &s->c_rm, (kold << K) | p);
           for (uint64_t p = nold; p < nnew && st == TIDE_OK; p++) {
-            st = push(&s->rk_add, &s->n_add, &s->c_add, (knew << K) | p);
-            if (st == TIDE_OK) st = rmap_write(s, (knew << K) | p, R->a[p].k);
+            st = tide__u64_push(&s->rk_add, &s->n_add, &s->c_add, (knew << K) | p);
+            if (st == TIDE_OK) st = tide__mapbatch_add(&s->mb, (knew << K) | p, R->a[p].k);
           }
         }
         tide_free(chg);
@@ -604,7 +565,7 @@ static tide_status cross_notify(tide_gnode_t *n, tide_error *err) {
       goto done;
     }
   }
-  if ((st = rmap_flush(s)) != TIDE_OK) goto fail_st;
+  if ((st = tide__mapbatch_flush(&s->mb, s->rmap)) != TIDE_OK) goto fail_st;
   newrs = tide_rowset_minus(res->rowset, u.removed);
   if (!newrs) goto oom;
   if (u.nshifts && tide_rowset_shift(newrs, u.shifts, u.nshifts) != TIDE_OK) goto oom;
@@ -737,7 +698,7 @@ static tide_table_t *cross_build(tide_table_t *left, tide_table_t *right, const 
         if (add_block(s, seq.keys ? seq.keys[i] : seq.first + i, s->ids[i]) != TIDE_OK) goto oom;
     }
   }
-  if (rmap_flush(s) != TIDE_OK) goto oom;
+  if (tide__mapbatch_flush(&s->mb, s->rmap) != TIDE_OK) goto oom;
   rs = tide_rowset_from_keys(s->rk_add, s->n_add);
   if (!rs) goto oom;
   s->n_add = 0;

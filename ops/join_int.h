@@ -183,6 +183,19 @@ tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
  * key space; kept = previous RowSet minus removed. */
 tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
                                   const tide_shift_t *shifts, size_t nshifts);
+/* Batched writes of (key, value) pairs into a paged int64 map (ticking
+ * redirections): add appends, flush writes them in chunks and empties the
+ * batch. TIDE_ERR_NOMEM on OOM. */
+typedef struct tide__mapbatch_t {
+  uint64_t *keys, *vals;
+  size_t n, cap;
+} tide__mapbatch_t;
+tide_status tide__mapbatch_add(tide__mapbatch_t *b, uint64_t key, uint64_t val);
+tide_status tide__mapbatch_flush(tide__mapbatch_t *b, tide_source_t *map);
+void tide__mapbatch_free(tide__mapbatch_t *b);
+/* Append v to the growable array *a (*n used, *cap allocated). */
+tide_status tide__u64_push(uint64_t **a, size_t *n, size_t *cap, uint64_t v);
+
 /* Whether any column in the bitset `bits` is modified in u. */
 bool tide__update_hits(const tide_update_t *u, const uint64_t *bits, size_t ncols);
 
