@@ -69,35 +69,6 @@ void tide__jspec_free(tide__jspec_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-static void trim_copy(const char *s, size_t len, char *out, size_t cap) {
-  while (len && (*s == ' ' || *s == '\t')) s++, len--;
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
-  if (len >= cap) len = cap - 1;
-  memcpy(out, s, len);
-  out[len] = '\0';
-}
-
-static bool parse_asof(const char *spec, char *l, char *r, char *dir, bool *strict) {
-  const char *p = spec;
-  while (*p && *p != '<' && *p != '>') p++;
-  if (!*p) {
-    *dir = 0;
-    *strict = false;
-    return tide__split_pair(spec, l, r, NCAP);
-  }
-  *dir = *p;
-  const char *after = p + 1;
-  if (*after == '=') {
-    *strict = false;
-    after++;
-  } else {
-    *strict = true;
-  }
-  trim_copy(spec, (size_t)(p - spec), l, NCAP);
-  trim_copy(after, strlen(after), r, NCAP);
-  return tide__is_identifier(l) && tide__is_identifier(r);
-}
-
 static int time_class(tide_type_t t) {
   switch (t) {
     case TIDE_I8:
@@ -138,7 +109,7 @@ tide_status tide__jspec_parse(tide__jspec_t *s, const char *op, bool asof, bool 
     if (asof && i == non - 1) {
       char dir;
       bool strict;
-      if (!parse_asof(on[i], l, r, &dir, &strict))
+      if (!tide__join_parse_asof(on[i], l, r, &dir, &strict))
         return tide_error_set(err, TIDE_ERR_PARSE, "%s: malformed time match '%s'", op, on[i]);
       char want = is_aj ? '>' : '<';
       if (dir && dir != want)

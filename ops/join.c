@@ -30,7 +30,7 @@ typedef enum jkind_t { J_NATURAL, J_EXACT, J_JOIN, J_AJ, J_RAJ } jkind_t;
 
 static const char *const kind_names[] = {"natural_join", "exact_join", "join", "aj", "raj"};
 
-#define J_NAME_CAP 256
+#define J_NAME_CAP TIDE_JSPEC_NAME_CAP
 #define J_UNSET UINT64_MAX
 
 /* ----------------------------------------------------------- time values */
@@ -141,9 +141,7 @@ static void trim_copy(const char *s, size_t len, char *out, size_t cap) {
   out[len] = '\0';
 }
 
-/* Parse the as-of entry "L >= R" / "L > R" / "L <= R" / "L < R" / "L" /
- * "L=R". *dir: '>' or '<' (0 when bare); *strict: true for > and <. */
-static bool parse_asof(const char *spec, char *l, char *r, char *dir, bool *strict) {
+bool tide__join_parse_asof(const char *spec, char *l, char *r, char *dir, bool *strict) {
   const char *p = spec;
   while (*p && *p != '<' && *p != '>') p++;
   if (!*p) {
@@ -210,7 +208,7 @@ static tide_status parse_on(jctx_t *c, const char *const *on, size_t non, tide_e
     if (asof && i == non - 1) {
       char dir;
       bool strict;
-      if (!parse_asof(on[i], l, r, &dir, &strict))
+      if (!tide__join_parse_asof(on[i], l, r, &dir, &strict))
         return tide_error_set(err, TIDE_ERR_PARSE, "%s: malformed time match '%s'", c->op, on[i]);
       char want = c->kind == J_AJ ? '>' : '<';
       if (dir && dir != want)

@@ -183,6 +183,12 @@ tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
  * key space; kept = previous RowSet minus removed. */
 tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
                                   const tide_shift_t *shifts, size_t nshifts);
+/* Parse the as-of entry "L >= R" / "L > R" / "L <= R" / "L < R" / "L" /
+ * "L=R" into l and r (TIDE_JSPEC_NAME_CAP bytes each). *dir: '>' or '<'
+ * (0 when bare); *strict: true for > and <. False if a name is not an
+ * identifier. (ops/join.c) */
+bool tide__join_parse_asof(const char *spec, char *l, char *r, char *dir, bool *strict);
+
 /* Batched writes of (key, value) pairs into a paged int64 map (ticking
  * redirections): add appends, flush writes them in chunks and empties the
  * batch. TIDE_ERR_NOMEM on OOM. */
