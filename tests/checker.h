@@ -668,34 +668,39 @@ static bool tc_mirror_matches(const tc_mirror *m, const tide_table_t *t, char *m
   return ok;
 }
 
-/* Run `cycles` random cycles of case c over inputs of the given kind.
- * Returns true if every check passed (failures are counted in tu_failures
- * and printed with the seed and cycle). */
-TC_FN bool tc_run(const tc_case *c, tide_table_kind_t kind, uint64_t seed, uint64_t cycles) {
+/* Cycles run by tc_run / tc_run_kinds so far (all runs). */
+static uint64_t tc_total_cycles;
+
+/* Run `cycles` random cycles of case c over inputs of kinds[i] (one per
+ * input). Returns true if every check passed (failures are counted in
+ * tu_failures and printed with the kinds, the seed and the cycle). */
+TC_FN bool tc_run_kinds(const tc_case *c, const tide_table_kind_t *kinds, uint64_t seed,
+                        uint64_t cycles) {
   tide_error err;
   tide_graph_t *g = tide_graph_create(&err);
   tide__graph_set_validate(g, true);
   tide_table_t *in[4] = {0};
   size_t nin = c->ninputs ? c->ninputs : 1;
-  for (size_t i = 0; i < nin && i < 4; i++)
-    in[i] = tc_source_create(g, kind, seed * 31 + i * 0x9E3779B97F4A7C15ULL + 1, NULL);
+  if (nin > 4) nin = 4;
+  for (size_t i = 0; i < nin; i++)
+    in[i] = tc_source_create(g, kinds[i], seed * 31 + i * 0x9E3779B97F4A7C15ULL + 1, NULL);
   tc_run_state st;
   memset(&st, 0, sizeof st);
   st.c = c;
   bool ok = true;
   uint64_t cycle = 0;
+  tide_listener_t *l = NULL;
   tide_table_t *res = c->fn(in, nin, c->ctx, &err);
   tu_checks++;
   if (!res) {
-    fprintf(stderr, "checker: case %s (%s inputs, seed %llu): op failed: %s\n", c->name,
-            tc_kind_name(kind), (unsigned long long)seed, err.msg);
+    snprintf(st.msg, sizeof st.msg, "op failed: %s", err.msg);
     ok = false;
     goto done;
   }
   tc_mirror_load(&st.m, res);
-  tide_listener_t *l = tide_table_listen(res, tc_on_update, &st, &err);
+  l = tide_table_listen(res, tc_on_update, &st, &err);
   if (!l) {
-    fprintf(stderr, "checker: case %s: result is not refreshing: %s\n", c->name, err.msg);
+    snprintf(st.msg, sizeof st.msg, "result is not refreshing: %s", err.msg);
     ok = false;
     goto done;
   }
@@ -706,6 +711,7 @@ TC_FN bool tc_run(const tc_case *c, tide_table_kind_t kind, uint64_t seed, uint6
       ok = false;
       break;
     }
+    tc_total_cycles++;
     if (st.failed) {
       ok = false;
       break;
@@ -729,19 +735,29 @@ TC_FN bool tc_run(const tc_case *c, tide_table_kind_t kind, uint64_t seed, uint6
     tide_table_free(expect);
     for (size_t i = 0; i < nin; i++) tide_table_free(snap[i]);
   }
-  tide_listener_remove(l);
 done:
+  if (l) tide_listener_remove(l);
   tu_checks++;
   if (!ok) {
+    char kn[128] = "";
+    for (size_t i = 0; i < nin; i++)
+      snprintf(kn + strlen(kn), sizeof kn - strlen(kn), "%s%s", i ? "/" : "",
+               tc_kind_name(kinds[i]));
     tu_failures++;
-    fprintf(stderr, "checker: case %s, %s inputs, seed %llu, cycle %llu: %s\n", c->name,
-            tc_kind_name(kind), (unsigned long long)seed, (unsigned long long)cycle, st.msg);
+    fprintf(stderr, "checker: case %s, %s inputs, seed %llu, cycle %llu: %s\n", c->name, kn,
+            (unsigned long long)seed, (unsigned long long)cycle, st.msg);
   }
   tc_mirror_free(&st.m);
   tide_table_free(res);
   for (size_t i = 0; i < nin; i++) tide_table_free(in[i]);
   tide_graph_free(g);
   return ok;
+}
+
+/* tc_run_kinds with every input of the given kind. */
+TC_FN bool tc_run(const tc_case *c, tide_table_kind_t kind, uint64_t seed, uint64_t cycles) {
+  tide_table_kind_t kinds[4] = {kind, kind, kind, kind};
+  return tc_run_kinds(c, kinds, seed, cycles);
 }
 
 #endif /* TIDE_TESTS_CHECKER_H */

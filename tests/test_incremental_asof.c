@@ -13,7 +13,6 @@
 
 #include "checker.h"
 
-static uint64_t total_cycles;
 
 typedef enum { OP_AJ, OP_RAJ, OP_JOIN } opkind;
 
@@ -52,82 +51,6 @@ static tide_table_t *jcase_fn(tide_table_t *const *in, size_t nin, void *ctx, ti
   return res;
 }
 
-/* tc_run with a kind per input (left, right). */
-static bool run_kinds(const tc_case *c, tide_table_kind_t lk, tide_table_kind_t rk, uint64_t seed,
-                      uint64_t cycles) {
-  tide_error err;
-  tide_graph_t *g = tide_graph_create(&err);
-  tide__graph_set_validate(g, true);
-  tide_table_t *in[2];
-  in[0] = tc_source_create(g, lk, seed * 31 + 1, NULL);
-  in[1] = tc_source_create(g, rk, seed * 31 + 0x9E3779B97F4A7C15ULL + 1, NULL);
-  tc_run_state st;
-  memset(&st, 0, sizeof st);
-  st.c = c;
-  bool ok = true;
-  uint64_t cycle = 0;
-  tide_listener_t *l = NULL;
-  tide_table_t *res = c->fn(in, 2, c->ctx, &err);
-  tu_checks++;
-  if (!res) {
-    snprintf(st.msg, sizeof st.msg, "op failed: %s", err.msg);
-    ok = false;
-    goto done;
-  }
-  tc_mirror_load(&st.m, res);
-  l = tide_table_listen(res, tc_on_update, &st, &err);
-  if (!l) {
-    snprintf(st.msg, sizeof st.msg, "result is not refreshing: %s", err.msg);
-    ok = false;
-    goto done;
-  }
-  for (cycle = 1; cycle <= cycles && ok; cycle++) {
-    st.listened = false;
-    if (tide_graph_run_cycles(g, 1, &err) != TIDE_OK) {
-      snprintf(st.msg, sizeof st.msg, "cycle failed: %s", err.msg);
-      ok = false;
-      break;
-    }
-    total_cycles++;
-    if (st.failed) {
-      ok = false;
-      break;
-    }
-    if (!st.listened && !tc_mirror_matches(&st.m, res, st.msg, sizeof st.msg)) {
-      ok = false;
-      break;
-    }
-    tide_table_t *snap[2] = {tc_snapshot(in[0]), tc_snapshot(in[1])};
-    tide_table_t *expect = c->fn(snap, 2, c->ctx, &err);
-    if (!expect) {
-      snprintf(st.msg, sizeof st.msg, "static op failed: %s", err.msg);
-      ok = false;
-    } else if (!tu_table_equal(res, expect, c->tol, st.msg, sizeof st.msg)) {
-      char m2[1024];
-      snprintf(m2, sizeof m2, "incremental result differs from the static one: %s", st.msg);
-      memcpy(st.msg, m2, sizeof st.msg);
-      ok = false;
-    }
-    tide_table_free(expect);
-    tide_table_free(snap[0]);
-    tide_table_free(snap[1]);
-  }
-done:
-  if (l) tide_listener_remove(l);
-  tu_checks++;
-  if (!ok) {
-    tu_failures++;
-    fprintf(stderr, "checker: case %s, left %s, right %s, seed %llu, cycle %llu: %s\n", c->name,
-            tc_kind_name(lk), tc_kind_name(rk), (unsigned long long)seed,
-            (unsigned long long)cycle, st.msg);
-  }
-  tc_mirror_free(&st.m);
-  tide_table_free(res);
-  tide_table_free(in[0]);
-  tide_table_free(in[1]);
-  tide_graph_free(g);
-  return ok;
-}
 
 /* ------------------------------------------------------ hand-written */
 
@@ -511,7 +434,10 @@ int main(void) {
         uint64_t cy = cases[ci].c.op == OP_JOIN ? cycles / 2 : cycles;
         if (cases[ci].c.non == 0 && cases[ci].c.op == OP_JOIN) cy = cycles / 8; /* big results */
         if (main_case && lk != rk) cy /= 2;
-        run_kinds(&tcase, kinds[lk], kinds[rk], sd, cy ? cy : 1);
+        {
+          tide_table_kind_t lr[2] = {kinds[lk], kinds[rk]};
+          tc_run_kinds(&tcase, lr, sd, cy ? cy : 1);
+        }
       }
   }
   test_hand();
@@ -519,6 +445,6 @@ int main(void) {
   test_oom();
   test_errors();
   printf("incremental_asof: %llu checked cycles, %llu validated updates\n",
-         (unsigned long long)total_cycles, (unsigned long long)tc_total_updates);
+         (unsigned long long)tc_total_cycles, (unsigned long long)tc_total_updates);
   return tu_finish("incremental_asof");
 }

@@ -139,79 +139,6 @@ static tide_table_t *op_chain(tide_table_t *const *in, size_t nin, void *ctx, ti
 
 /* ----------------------------------------------------- mixed-kind runs */
 
-/* tc_run with one input kind per input. */
-static bool run_mixed(const tc_case *c, const tide_table_kind_t *kinds, uint64_t seed,
-                      uint64_t cycles) {
-  tide_error err;
-  tide_graph_t *g = tide_graph_create(&err);
-  tide__graph_set_validate(g, true);
-  tide_table_t *in[4] = {0};
-  size_t nin = c->ninputs;
-  for (size_t i = 0; i < nin; i++)
-    in[i] = tc_source_create(g, kinds[i], seed * 31 + i * 0x9E3779B97F4A7C15ULL + 1, NULL);
-  tc_run_state st;
-  memset(&st, 0, sizeof st);
-  st.c = c;
-  bool ok = true;
-  uint64_t cycle = 0;
-  tide_listener_t *l = NULL;
-  tide_table_t *res = c->fn(in, nin, c->ctx, &err);
-  tu_checks++;
-  if (!res) {
-    snprintf(st.msg, sizeof st.msg, "op failed: %s", err.msg);
-    ok = false;
-    goto done;
-  }
-  tc_mirror_load(&st.m, res);
-  l = tide_table_listen(res, tc_on_update, &st, &err);
-  if (!l) {
-    snprintf(st.msg, sizeof st.msg, "not refreshing: %s", err.msg);
-    ok = false;
-    goto done;
-  }
-  for (cycle = 1; cycle <= cycles && ok; cycle++) {
-    st.listened = false;
-    if (tide_graph_run_cycles(g, 1, &err) != TIDE_OK) {
-      snprintf(st.msg, sizeof st.msg, "cycle failed: %s", err.msg);
-      ok = false;
-      break;
-    }
-    if (st.failed) {
-      ok = false;
-      break;
-    }
-    if (!st.listened && !tc_mirror_matches(&st.m, res, st.msg, sizeof st.msg)) {
-      ok = false;
-      break;
-    }
-    tide_table_t *snap[4] = {0};
-    for (size_t i = 0; i < nin; i++) snap[i] = tc_snapshot(in[i]);
-    tide_table_t *expect = c->fn(snap, nin, c->ctx, &err);
-    if (!expect) {
-      snprintf(st.msg, sizeof st.msg, "static op failed: %s", err.msg);
-      ok = false;
-    } else if (!tu_table_equal(res, expect, c->tol, st.msg, sizeof st.msg)) {
-      ok = false;
-    }
-    tide_table_free(expect);
-    for (size_t i = 0; i < nin; i++) tide_table_free(snap[i]);
-  }
-done:
-  if (l) tide_listener_remove(l);
-  tu_checks++;
-  if (!ok) {
-    tu_failures++;
-    fprintf(stderr, "mixed: case %s, kinds %s/%s/%s, seed %llu, cycle %llu: %s\n", c->name,
-            tc_kind_name(kinds[0]), nin > 1 ? tc_kind_name(kinds[1]) : "-",
-            nin > 2 ? tc_kind_name(kinds[2]) : "-", (unsigned long long)seed,
-            (unsigned long long)cycle, st.msg);
-  }
-  tc_mirror_free(&st.m);
-  tide_table_free(res);
-  for (size_t i = 0; i < nin; i++) tide_table_free(in[i]);
-  tide_graph_free(g);
-  return ok;
-}
 
 /* --------------------------------------------------------------- cases */
 
@@ -328,9 +255,9 @@ static void run_checker(void) {
     tc_case cc = {"merge mixed chain", op_chain, (void *)(intptr_t)3, 2, 0};
     for (size_t k = 0; k < sizeof mixes / sizeof *mixes; k++) {
       uint64_t seed = base + (uint64_t)runs++ * 7919;
-      run_mixed(&mc, mixes[k], seed, cycles);
-      run_mixed(&mc2, mixes[k] + 1, seed + 1, cycles);
-      run_mixed(&cc, mixes[k], seed + 2, cycles);
+      tc_run_kinds(&mc, mixes[k], seed, cycles);
+      tc_run_kinds(&mc2, mixes[k] + 1, seed + 1, cycles);
+      tc_run_kinds(&cc, mixes[k], seed + 2, cycles);
       total_cycles += 3 * cycles;
     }
   }
