@@ -141,6 +141,12 @@ tide_status tide__source_paged_set(tide_source_t *src, const uint64_t *keys, uin
  * (TIDE_ERR_INVALID otherwise); step == NULL stops tracking and frees the
  * log. TIDE_ERR_NOMEM on OOM. */
 tide_status tide__source_track_prev(tide_source_t *src, const _Atomic uint64_t *step);
+/* tide_source_fill into cur and tide_source_fill_prev into prev (seq->n
+ * values each, distinct buffers), reading each key's current value once:
+ * an op that needs both for the same rows (agg_by over modified rows)
+ * halves its random reads of large columns. */
+void tide__source_fill_both(const tide_source_t *src, const tide_rowseq_t *seq, void *cur,
+                            void *prev);
 /* Move the values of shifted keys of a paged source (Deephaven shift
  * semantics: sorted disjoint ranges), logging previous values as writes
  * do. With `kept` (the keys present before the shift, i.e. previous

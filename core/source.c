@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/core_int.h"
 
@@ -307,8 +308,26 @@ typedef struct prevlog_t {
   unsigned hshift;              /* 64 - log2(hcap) */
 } prevlog_t;
 
+/* Pages are carved from slabs: the first slabs hold 1, 2, 4, ... pages
+ * (small tables stay small), then every slab is one 2 MiB huge-page-aligned
+ * block advised MADV_HUGEPAGE. A ticking column of 1e7 rows spans 80 MB:
+ * with 4 KiB pages each random row of a cycle's change costs a TLB miss
+ * (and in a VM a nested page walk); measured on the 2-vCPU VM, writing
+ * 10,000 random rows of a 1e7-row column took 4x as long as of a 1e5-row
+ * one before slabs (perf/RESULTS.md, issue 3 modify cost). */
+#define SLAB_BYTES ((size_t)2 << 20)
+
+typedef struct page_slab_t {
+  struct page_slab_t *next;
+  void *mem;
+} page_slab_t;
+
 typedef struct paged_source_t {
   tide_source_t base;
+  page_slab_t *slabs;  /* every slab, newest first */
+  char *slab_next;     /* the next free page of the newest slab */
+  uint32_t slab_left;  /* free pages left in it */
+  uint32_t slab_pages; /* pages of the newest slab */
   uint64_t *page_ids; /* UINT64_MAX = empty slot */
   void **pages;
   page_meta_t *meta;  /* per slot */
@@ -503,6 +522,40 @@ LOG_PATCH_ALL(8, uint64_t)
     }                                            \
   } while (0)
 
+/* Sparse keys (far apart on average): gathers rather than page runs. */
+static inline bool paged_sparse(const tide_rowseq_t *seq) {
+  return seq->keys && seq->n >= 32 && seq->keys[seq->n - 1] > seq->keys[0] &&
+         (seq->keys[seq->n - 1] - seq->keys[0]) / seq->n > 64;
+}
+
+/* dst holds the current values of seq's sparse keys and the log is live:
+ * per key, pages born in this step read null, keys of pages with log
+ * entries are probed in batches. */
+static void paged_patch_sparse(const paged_source_t *p, const tide_rowseq_t *seq, void *dst) {
+  const prevlog_t *L = &p->log;
+  const size_t w = tide_type_width(p->base.type);
+  char *d = dst;
+  const uint64_t gen = L->gen;
+  uint32_t probe[TIDE_CHUNK_SIZE];
+  uint32_t np = 0;
+  uint64_t cur = UINT64_MAX;
+  const page_meta_t *m = NULL;
+  for (uint32_t i = 0; i < seq->n; i++) {
+    uint64_t id = seq->keys[i] >> TIDE_PAGE_BITS;
+    if (id != cur) {
+      int64_t s = paged_slot(p, id);
+      m = s < 0 ? NULL : &p->meta[s];
+      cur = id;
+    }
+    if (!m) continue; /* never written: null now and before */
+    if (m->born == gen)
+      memcpy(d + (size_t)i * w, p->null_page, w);
+    else if (m->lgen == gen && m->lcount)
+      probe[np++] = i;
+  }
+  if (np) LOG_DISPATCH(w, log_patch_probe_idx, L, seq->keys, probe, np, dst);
+}
+
 static void paged_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, void *dst) {
   const paged_source_t *p = (const paged_source_t *)src;
   const prevlog_t *L = &p->log;
@@ -543,27 +596,9 @@ static void paged_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, 
   /* Sparse keys: the current values through the prefetching gather of
    * paged_fill, then per key: pages born in this step read null, keys of
    * pages with log entries are probed in batches. */
-  if (seq->n >= 32 && seq->keys[seq->n - 1] > seq->keys[0] &&
-      (seq->keys[seq->n - 1] - seq->keys[0]) / seq->n > 64) {
+  if (paged_sparse(seq)) {
     paged_fill(src, seq, dst);
-    uint32_t probe[TIDE_CHUNK_SIZE];
-    uint32_t np = 0;
-    uint64_t cur = UINT64_MAX;
-    const page_meta_t *m = NULL;
-    for (uint32_t i = 0; i < seq->n; i++) {
-      uint64_t id = seq->keys[i] >> TIDE_PAGE_BITS;
-      if (id != cur) {
-        int64_t s = paged_slot(p, id);
-        m = s < 0 ? NULL : &p->meta[s];
-        cur = id;
-      }
-      if (!m) continue; /* never written: null now and before */
-      if (m->born == gen)
-        memcpy(d + (size_t)i * w, p->null_page, w);
-      else if (m->lgen == gen && m->lcount)
-        probe[np++] = i;
-    }
-    if (np) LOG_DISPATCH(w, log_patch_probe_idx, L, seq->keys, probe, np, dst);
+    paged_patch_sparse(p, seq, dst);
     return;
   }
   /* Keys: runs on one page share the page lookup; keys to probe are
@@ -614,6 +649,22 @@ static void paged_fill_prev(const tide_source_t *src, const tide_rowseq_t *seq, 
   if (nprobe) LOG_DISPATCH(w, log_patch_probe_idx, L, keys, probe, nprobe, dst);
 }
 
+static void paged_fill_both(const tide_source_t *src, const tide_rowseq_t *seq, void *cur,
+                            void *prev) {
+  const paged_source_t *p = (const paged_source_t *)src;
+  const prevlog_t *L = &p->log;
+  bool live = L->step && L->live &&
+              L->step_val == atomic_load_explicit(L->step, memory_order_acquire);
+  if (live && !paged_sparse(seq)) { /* runs: a second pass is cheap */
+    paged_fill(src, seq, cur);
+    paged_fill_prev(src, seq, prev);
+    return;
+  }
+  paged_fill(src, seq, cur);
+  memcpy(prev, cur, (size_t)seq->n * tide_type_width(src->type));
+  if (live) paged_patch_sparse(p, seq, prev);
+}
+
 static const void *paged_direct(const tide_source_t *src, uint64_t first, uint32_t n) {
   const paged_source_t *p = (const paged_source_t *)src;
   uint64_t id = first >> TIDE_PAGE_BITS;
@@ -637,8 +688,11 @@ static void log_free(prevlog_t *L) {
 
 static void paged_destroy(tide_source_t *src) {
   paged_source_t *p = (paged_source_t *)src;
-  for (uint64_t i = 0; i < p->nslots; i++)
-    if (p->page_ids[i] != UINT64_MAX) tide_aligned_free(p->pages[i]);
+  for (page_slab_t *sl = p->slabs, *nx; sl; sl = nx) {
+    nx = sl->next;
+    tide_aligned_free(sl->mem);
+    tide_free(sl);
+  }
   tide_free(p->page_ids);
   tide_free(p->pages);
   tide_free(p->meta);
@@ -649,6 +703,19 @@ static void paged_destroy(tide_source_t *src) {
 
 static const tide_source_vt paged_vt = {"paged", paged_fill, paged_direct, paged_destroy,
                                         paged_fill_prev};
+
+void tide__source_fill_both(const tide_source_t *src, const tide_rowseq_t *seq, void *cur,
+                            void *prev) {
+  if (src->vt == &paged_vt) {
+    paged_fill_both(src, seq, cur, prev);
+  } else if (!src->vt->fill_prev) {
+    src->vt->fill(src, seq, cur);
+    memcpy(prev, cur, (size_t)seq->n * tide_type_width(src->type));
+  } else {
+    src->vt->fill(src, seq, cur);
+    src->vt->fill_prev(src, seq, prev);
+  }
+}
 
 tide_source_t *tide__source_paged_create(tide_type_t type, tide_symtab_t *symtab,
                                          tide_error *err) {
@@ -683,6 +750,35 @@ oom:
   tide_error_set(err, TIDE_ERR_NOMEM, "out of memory creating a paged %s column",
                  tide_type_name(type));
   return NULL;
+}
+
+/* A new page (not yet filled) from the slabs; NULL on OOM. */
+static void *page_alloc(paged_source_t *p) {
+  size_t pb = (size_t)TIDE_PAGE_SIZE * tide_type_width(p->base.type);
+  if (!p->slab_left) {
+    uint32_t max = (uint32_t)(SLAB_BYTES / pb);
+    uint32_t np = p->slab_pages ? TIDE_MIN(p->slab_pages * 2, max) : 1;
+    size_t bytes = (size_t)np * pb;
+    page_slab_t *sl = tide_malloc(sizeof *sl);
+    void *mem = sl ? tide_aligned_malloc(bytes >= SLAB_BYTES ? SLAB_BYTES : 64, bytes) : NULL;
+    if (!mem) {
+      tide_free(sl);
+      return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    if (bytes >= SLAB_BYTES) (void)madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
+    sl->mem = mem;
+    sl->next = p->slabs;
+    p->slabs = sl;
+    p->slab_next = mem;
+    p->slab_left = np;
+    p->slab_pages = np;
+  }
+  void *page = p->slab_next;
+  p->slab_next += pb;
+  p->slab_left--;
+  return page;
 }
 
 /* Slot of page id, allocating the page (null-filled, born in the current
@@ -725,7 +821,7 @@ static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
     for (i = page_hash(id) & mask; p->page_ids[i] != UINT64_MAX; i = (i + 1) & mask) {
     }
   }
-  void *page = tide_aligned_malloc(64, TIDE_PAGE_SIZE * tide_type_width(p->base.type));
+  void *page = page_alloc(p);
   if (!page) return -1;
   fill_nulls(p->base.type, page, TIDE_PAGE_SIZE);
   p->page_ids[i] = id;

@@ -420,6 +420,7 @@ typedef struct ai_state {
   void **kvals;           /* nby buffers of TIDE_CHUNK_SIZE * 8 bytes */
   uint32_t *ids, *rowof;
   void *vbuf, *wbuf;
+  void *vbuf2; /* previous values next to vbuf (ai_apply_same_keys) */
   double *dv, *dw;
   uint8_t *valid, *wvalid;
 } ai_state;
@@ -501,6 +502,7 @@ static void ai_state_free(ai_state *s) {
   tide_free(s->ids);
   tide_free(s->rowof);
   tide_free(s->vbuf);
+  tide_free(s->vbuf2);
   tide_free(s->wbuf);
   tide_free(s->dv);
   tide_free(s->dw);
@@ -1092,6 +1094,123 @@ static void ai_fl(ai_state *s, const tide_rowseq_t *seq, const uint32_t *ids, in
   }
 }
 
+/* Fold the values vb of one item (already read: previous values for
+ * side 1, current ones for side 0) into the groups ids. */
+static tide_status ai_item_values(ai_state *s, tide_table_t *t, ai_item *it,
+                                  const tide_rowseq_t *seq, const uint32_t *ids, void *vb,
+                                  uint32_t n, int side, tide_error *err) {
+  const bool prev = side == 1;
+  if (ai_is_os(it->kind)) {
+    tide_status st = ai_os_apply(s, it, ids, vb, n, side, err);
+    if (st != TIDE_OK) return st;
+    return TIDE_OK;
+  }
+  uint64_t *nf = it->nf[side];
+  switch (it->kind) {
+    case TIDE_AGG_MIN:
+    case TIDE_AGG_MAX:
+      if (side == 0)
+        tide__agg_minmax(it->type, it->kind == TIDE_AGG_MAX, ids, vb, n, it->ranks, it->acc);
+      else
+        ai_mark_dirty(it, ids, vb, n);
+      break;
+    case TIDE_AGG_SUM:
+    case TIDE_AGG_ABS_SUM:
+      if (!nf) {
+        tide__agg_sum(it->type, it->kind == TIDE_AGG_ABS_SUM, ids, vb, n, it->sum[side],
+                      it->cnt[side]);
+        break;
+      }
+      /* float sums (abs_sum: absolute values) as avg */
+      /* fall through */
+    case TIDE_AGG_AVG:
+      tide__agg_to_f64(it->type, vb, n, s->dv, s->valid);
+      if (!nf) {
+        tide__agg_sum_f64(ids, s->dv, s->valid, n, (double *)it->sum[side], it->cnt[side]);
+      } else {
+        /* finite values into the sum, NaN and infinities counted */
+        const bool absval = it->kind == TIDE_AGG_ABS_SUM;
+        double *sums = (double *)it->sum[side];
+        uint64_t *cnt = it->cnt[side];
+        const double *v = s->dv;
+        const uint8_t *ok = s->valid;
+        for (uint32_t i = 0; i < n; i++) {
+          if (!ok[i]) continue;
+          uint32_t g = ids[i];
+          double x = absval ? fabs(v[i]) : v[i];
+          cnt[g]++;
+          if (isfinite(x)) sums[g] += x;
+          else nf[(size_t)g * 3 + AI_NF_CLASS(x)]++;
+        }
+      }
+      break;
+    case TIDE_AGG_STD:
+    case TIDE_AGG_VAR: {
+      /* sums of (v - K) and (v - K)^2 with K a value of the group (set
+       * when the group has no values), against cancellation */
+      tide__agg_to_f64(it->type, vb, n, s->dv, s->valid);
+      double *sum1 = (double *)it->sum[1];
+      double *sq1 = it->sq[1], *kk = it->ws[0];
+      uint64_t *c1 = it->cnt[1];
+      const double *v = s->dv;
+      const uint8_t *ok = s->valid;
+      if (side == 0) {
+        ai_stdvar_add(it, ids, v, ok, n);
+      } else {
+        for (uint32_t i = 0; i < n; i++) {
+          if (!ok[i]) continue;
+          uint32_t g = ids[i];
+          c1[g]++;
+          if (nf && !isfinite(v[i])) {
+            nf[(size_t)g * 3 + AI_NF_CLASS(v[i])]++;
+            continue;
+          }
+          double x = v[i] - kk[g];
+          sum1[g] += x;
+          sq1[g] += x * x;
+        }
+      }
+      break;
+    }
+    default: { /* WSUM, WAVG */
+      tide_source_t *wsrc = t->cols[it->weight];
+      if (prev)
+        tide_source_fill_prev(wsrc, seq, s->wbuf);
+      else
+        tide_source_fill(wsrc, seq, s->wbuf);
+      tide__agg_to_f64(it->type, vb, n, s->dv, s->valid);
+      tide__agg_to_f64(wsrc->type, s->wbuf, n, s->dw, s->wvalid);
+      if (!nf) {
+        tide__agg_weighted(ids, s->dv, s->valid, s->dw, s->wvalid, n, (double *)it->sum[side],
+                           it->ws[side], it->cnt[side]);
+      } else {
+        /* finite products and weights into the sums, the others counted
+         * (products at nf[0..3), weights at nf[3..6)) */
+        double *wvs = (double *)it->sum[side], *wss = it->ws[side];
+        uint64_t *cnt = it->cnt[side];
+        const double *v = s->dv, *w = s->dw;
+        const uint8_t *vok = s->valid, *wok = s->wvalid;
+        for (uint32_t i = 0; i < n; i++) {
+          if (!(vok[i] & wok[i])) continue;
+          uint32_t g = ids[i];
+          double p = w[i] * v[i], x = w[i];
+          cnt[g]++;
+          if (isfinite(p)) wvs[g] += p;
+          else nf[(size_t)g * 6 + AI_NF_CLASS(p)]++;
+          if (isfinite(x)) wss[g] += x;
+          else nf[(size_t)g * 6 + 3 + AI_NF_CLASS(x)]++;
+        }
+      }
+      double *nz = it->sq[side];
+      const double *wv = s->dw;
+      const uint8_t *vok = s->valid, *wok = s->wvalid;
+      for (uint32_t i = 0; i < n; i++) nz[ids[i]] += vok[i] && wok[i] && wv[i] != 0.0 ? 1.0 : 0.0;
+      break;
+    }
+  }
+  return TIDE_OK;
+}
+
 static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq, int side,
                             int flmode, tide_error *err) {
   const uint32_t n = seq->n;
@@ -1166,114 +1285,51 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
       tide_source_fill_prev(src, seq, s->vbuf);
     else
       tide_source_fill(src, seq, s->vbuf);
-    if (ai_is_os(it->kind)) {
-      tide_status st = ai_os_apply(s, it, ids, s->vbuf, n, side, err);
-      if (st != TIDE_OK) return st;
+    tide_status st = ai_item_values(s, t, it, seq, ids, s->vbuf, n, side, err);
+    if (st != TIDE_OK) return st;
+  }
+  return TIDE_OK;
+}
+
+/* Modified rows whose group keys did not change, with no shifts: each
+ * row's group is found once, and each value column is read once for its
+ * current and previous values (tide__source_fill_both): on a large table
+ * every one of those reads is a cache miss. Same result as ai_apply of the
+ * previous side, then of the current side. */
+static tide_status ai_apply_same_keys(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq,
+                                      tide_error *err) {
+  const uint32_t n = seq->n;
+  uint32_t *ids = s->ids;
+  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, 2 * (uint64_t)n,
+                            memory_order_relaxed);
+  if (s->nby == 0) {
+    memset(ids, 0, n * sizeof *ids);
+  } else {
+    for (size_t k = 0; k < s->nby; k++) tide_source_fill(t->cols[s->byidx[k]], seq, s->kvals[k]);
+    tide__keyset_find(s->ks, (const void *const *)s->kvals, n, ids);
+    for (uint32_t i = 0; i < n; i++)
+      if (ids[i] == TIDE_KEYSET_ABSENT)
+        return tide_error_set(err, TIDE_ERR_STATE,
+                              "%s: a modified row has a key never seen before", s->op);
+  }
+  for (uint32_t i = 0; i < n; i++) { /* touch groups; row counts stay */
+    uint32_t g = ids[i];
+    if (s->stamp[g] != s->cyc) {
+      s->stamp[g] = s->cyc;
+      s->was[g] = s->rows[g] > 0 || (s->nby == 0 && s->cyc > 1);
+      s->touched[s->ntouched++] = g;
+    }
+  }
+  if (s->has_fl) ai_fl(s, seq, ids, 2);
+  for (size_t ii = 0; ii < s->nitems; ii++) {
+    ai_item *it = &s->items[ii];
+    if (!s->mask[ii] || it->kind == TIDE_AGG_COUNT || it->kind == TIDE_AGG_FIRST ||
+        it->kind == TIDE_AGG_LAST)
       continue;
-    }
-    uint64_t *nf = it->nf[side];
-    switch (it->kind) {
-      case TIDE_AGG_MIN:
-      case TIDE_AGG_MAX:
-        if (side == 0)
-          tide__agg_minmax(it->type, it->kind == TIDE_AGG_MAX, ids, s->vbuf, n, it->ranks, it->acc);
-        else
-          ai_mark_dirty(it, ids, s->vbuf, n);
-        break;
-      case TIDE_AGG_SUM:
-      case TIDE_AGG_ABS_SUM:
-        if (!nf) {
-          tide__agg_sum(it->type, it->kind == TIDE_AGG_ABS_SUM, ids, s->vbuf, n, it->sum[side],
-                        it->cnt[side]);
-          break;
-        }
-        /* float sums (abs_sum: absolute values) as avg */
-        /* fall through */
-      case TIDE_AGG_AVG:
-        tide__agg_to_f64(it->type, s->vbuf, n, s->dv, s->valid);
-        if (!nf) {
-          tide__agg_sum_f64(ids, s->dv, s->valid, n, (double *)it->sum[side], it->cnt[side]);
-        } else {
-          /* finite values into the sum, NaN and infinities counted */
-          const bool absval = it->kind == TIDE_AGG_ABS_SUM;
-          double *sums = (double *)it->sum[side];
-          uint64_t *cnt = it->cnt[side];
-          const double *v = s->dv;
-          const uint8_t *ok = s->valid;
-          for (uint32_t i = 0; i < n; i++) {
-            if (!ok[i]) continue;
-            uint32_t g = ids[i];
-            double x = absval ? fabs(v[i]) : v[i];
-            cnt[g]++;
-            if (isfinite(x)) sums[g] += x;
-            else nf[(size_t)g * 3 + AI_NF_CLASS(x)]++;
-          }
-        }
-        break;
-      case TIDE_AGG_STD:
-      case TIDE_AGG_VAR: {
-        /* sums of (v - K) and (v - K)^2 with K a value of the group (set
-         * when the group has no values), against cancellation */
-        tide__agg_to_f64(it->type, s->vbuf, n, s->dv, s->valid);
-        double *sum1 = (double *)it->sum[1];
-        double *sq1 = it->sq[1], *kk = it->ws[0];
-        uint64_t *c1 = it->cnt[1];
-        const double *v = s->dv;
-        const uint8_t *ok = s->valid;
-        if (side == 0) {
-          ai_stdvar_add(it, ids, v, ok, n);
-        } else {
-          for (uint32_t i = 0; i < n; i++) {
-            if (!ok[i]) continue;
-            uint32_t g = ids[i];
-            c1[g]++;
-            if (nf && !isfinite(v[i])) {
-              nf[(size_t)g * 3 + AI_NF_CLASS(v[i])]++;
-              continue;
-            }
-            double x = v[i] - kk[g];
-            sum1[g] += x;
-            sq1[g] += x * x;
-          }
-        }
-        break;
-      }
-      default: { /* WSUM, WAVG */
-        tide_source_t *wsrc = t->cols[it->weight];
-        if (prev)
-          tide_source_fill_prev(wsrc, seq, s->wbuf);
-        else
-          tide_source_fill(wsrc, seq, s->wbuf);
-        tide__agg_to_f64(it->type, s->vbuf, n, s->dv, s->valid);
-        tide__agg_to_f64(wsrc->type, s->wbuf, n, s->dw, s->wvalid);
-        if (!nf) {
-          tide__agg_weighted(ids, s->dv, s->valid, s->dw, s->wvalid, n, (double *)it->sum[side],
-                             it->ws[side], it->cnt[side]);
-        } else {
-          /* finite products and weights into the sums, the others counted
-           * (products at nf[0..3), weights at nf[3..6)) */
-          double *wvs = (double *)it->sum[side], *wss = it->ws[side];
-          uint64_t *cnt = it->cnt[side];
-          const double *v = s->dv, *w = s->dw;
-          const uint8_t *vok = s->valid, *wok = s->wvalid;
-          for (uint32_t i = 0; i < n; i++) {
-            if (!(vok[i] & wok[i])) continue;
-            uint32_t g = ids[i];
-            double p = w[i] * v[i], x = w[i];
-            cnt[g]++;
-            if (isfinite(p)) wvs[g] += p;
-            else nf[(size_t)g * 6 + AI_NF_CLASS(p)]++;
-            if (isfinite(x)) wss[g] += x;
-            else nf[(size_t)g * 6 + 3 + AI_NF_CLASS(x)]++;
-          }
-        }
-        double *nz = it->sq[side];
-        const double *wv = s->dw;
-        const uint8_t *vok = s->valid, *wok = s->wvalid;
-        for (uint32_t i = 0; i < n; i++) nz[ids[i]] += vok[i] && wok[i] && wv[i] != 0.0 ? 1.0 : 0.0;
-        break;
-      }
-    }
+    tide__source_fill_both(t->cols[it->in], seq, s->vbuf, s->vbuf2);
+    tide_status st = ai_item_values(s, t, it, seq, ids, s->vbuf2, n, 1, err);
+    if (st == TIDE_OK) st = ai_item_values(s, t, it, seq, ids, s->vbuf, n, 0, err);
+    if (st != TIDE_OK) return st;
   }
   return TIDE_OK;
 }
@@ -1302,6 +1358,11 @@ static tide_status ai_apply_modified(ai_state *s, tide_table_t *t, const tide_up
   tide_rowseq_t seq;
   tide_rowset_iter_init(&it, u->modified);
   while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, s->keybuf)) {
+    if (!keys_mod && !u->nshifts) {
+      tide_status st = ai_apply_same_keys(s, t, &seq, err);
+      if (st != TIDE_OK) return st;
+      continue;
+    }
     tide_rowseq_t pseq = seq;
     if (u->nshifts) {
       uint64_t *pk = s->pkeys;
@@ -1722,6 +1783,7 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
   s->ids = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->ids);
   s->rowof = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->rowof);
   s->vbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+  s->vbuf2 = tide_malloc(TIDE_CHUNK_SIZE * 8);
   s->wbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
   s->dv = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->dv);
   s->dw = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->dw);
@@ -1730,7 +1792,7 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
   s->okeys = tide_malloc(TIDE_CHUNK_SIZE * sizeof *s->okeys);
   cols = tide_calloc(nby + nitems ? nby + nitems : 1, sizeof *cols);
   if (!s->byidx || !s->bytypes || !s->keyout || !s->kvals || !s->items || !s->mask ||
-      !s->keybuf || !s->pkeys || !s->enc || !s->ids || !s->rowof || !s->vbuf || !s->wbuf || !s->dv || !s->dw ||
+      !s->keybuf || !s->pkeys || !s->enc || !s->ids || !s->rowof || !s->vbuf || !s->vbuf2 || !s->wbuf || !s->dv || !s->dw ||
       !s->valid || !s->wvalid || !s->okeys || !cols)
     goto oom;
   for (size_t k = 0; k < nby; k++) {

@@ -385,7 +385,9 @@ static tide_status where_notify(tide_gnode_t *n, tide_error *err) {
   if (pu->nshifts) {
     kept = tide_rowset_copy(cur);
     if (!kept) goto oom;
-    if (tide_rowset_shift(cur, pu->shifts, pu->nshifts) != TIDE_OK) {
+    tide_status ss = tide_rowset_shift(cur, pu->shifts, pu->nshifts);
+    if (ss == TIDE_ERR_NOMEM) goto oom;
+    if (ss != TIDE_OK) {
       st = tide_error_set(err, TIDE_ERR_STATE, "where: the parent's update has invalid shifts");
       goto done;
     }

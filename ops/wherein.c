@@ -520,7 +520,9 @@ static tide_status wi_notify(tide_gnode_t *n, tide_error *err) {
   if (pu && pu->nshifts) {
     kept = tide_rowset_copy(cur);
     if (!kept) goto oom;
-    if (tide_rowset_shift(cur, pu->shifts, pu->nshifts) != TIDE_OK) {
+    tide_status ss = tide_rowset_shift(cur, pu->shifts, pu->nshifts);
+    if (ss == TIDE_ERR_NOMEM) goto oom;
+    if (ss != TIDE_OK) {
       st = tide_error_set(err, TIDE_ERR_STATE, "%s: the source's update has invalid shifts", s->op);
       goto done;
     }

@@ -187,23 +187,25 @@ int main(int argc, char **argv) {
   if (!ref) die("ref table", &err);
   for (int c = 0; c < 3; c++) tide_source_release(rcols[c]);
 
+  /* TIDE_PIPE_STAGES=0..4 (default 4) keeps only the first stages (0: the
+   * source alone), to see what each op adds to a cycle. */
+  const char *se = getenv("TIDE_PIPE_STAGES");
+  int stages = se ? atoi(se) : 4;
   double t0 = now();
-  tide_table_t *w = tide_where(t, "Size > 10", &err);
-  if (!w) die("where", &err);
+  tide_table_t *w = NULL, *u = NULL, *j = NULL, *a = NULL;
+  if (stages >= 1 && !(w = tide_where(t, "Size > 10", &err))) die("where", &err);
   const char *f[] = {"Notional = Price * Size"};
-  tide_table_t *u = tide_update(w, f, 1, &err);
-  if (!u) die("update", &err);
+  if (stages >= 2 && !(u = tide_update(w, f, 1, &err))) die("update", &err);
   const char *on[] = {"Sym"};
   const char *jn[] = {"Sector", "Weight"};
-  tide_table_t *j = tide_natural_join(u, ref, on, 1, jn, 2, &err);
-  if (!j) die("natural_join", &err);
+  if (stages >= 3 && !(j = tide_natural_join(u, ref, on, 1, jn, 2, &err)))
+    die("natural_join", &err);
   const char *by[] = {"Sym"};
   const char *sc[] = {"Notional", "Size"};
   const char *ac[] = {"Price"};
   tide_agg_spec_t sp[2] = {{TIDE_AGG_SUM, sc, 2, 0, NULL, false},
                            {TIDE_AGG_AVG, ac, 1, 0, NULL, false}};
-  tide_table_t *a = tide_agg_by(j, sp, 2, by, 1, &err);
-  if (!a) die("agg_by", &err);
+  if (stages >= 4 && !(a = tide_agg_by(j, sp, 2, by, 1, &err))) die("agg_by", &err);
   double build = now() - t0;
 
   if (tide_graph_run_cycles(g, 5, &err) != TIDE_OK) die("warm-up", &err);
@@ -219,9 +221,10 @@ int main(int argc, char **argv) {
   qsort(ct, (size_t)C, sizeof *ct, cmp_d);
   printf("{\"suite\":\"incr_pipeline\",\"rows\":%llu,\"change\":\"%s\",\"changed_rows\":%d,"
          "\"cycles\":%d,\"build_ms\":%.2f,\"median_ms\":%.3f,\"mean_ms\":%.3f,\"max_ms\":%.3f,"
-         "\"final_rows\":%llu,\"groups\":%llu}\n",
+         "\"stages\":%d,\"final_rows\":%llu,\"groups\":%llu}\n",
          (unsigned long long)N, argv[2], CHANGE, C, build * 1e3, ct[C / 2] * 1e3, sum / C * 1e3,
-         mx * 1e3, (unsigned long long)tide_table_size(j), (unsigned long long)tide_table_size(a));
+         mx * 1e3, stages, (unsigned long long)(j ? tide_table_size(j) : 0),
+         (unsigned long long)(a ? tide_table_size(a) : 0));
   free(ct);
   tide_table_free(a);
   tide_table_free(j);

@@ -42,6 +42,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ struct tide_graph_s {
   bool holes;             /* nodes released inside the cycle (NULL entries) */
   bool validate;
   bool parallel;          /* run parallel-safe nodes of a level concurrently */
+  bool profile;           /* TIDE_GRAPH_PROFILE: per-node time, see tide_gnode_s */
   bool deferring;         /* publish leaves lists and listeners to run_level */
   level_job_t *jobs;      /* run_level scratch */
   size_t jobcap;
@@ -184,6 +186,8 @@ tide_graph_t *tide_graph_create(tide_error *err) {
 #endif
   const char *v = getenv("TIDE_VALIDATE");
   if (v && *v) g->validate = strcmp(v, "0") != 0;
+  const char *pr = getenv("TIDE_GRAPH_PROFILE");
+  g->profile = pr && *pr && strcmp(pr, "0") != 0;
   return g;
 }
 
@@ -278,6 +282,10 @@ static void gnode_release(struct tide_node_s *base) {
     tide_free(l);
     l = next;
   }
+  if (g->profile && n->prof_calls)
+    fprintf(stderr, "graph profile: %-14s level %2u: %8llu calls %10.3f ms %9.1f us/call\n",
+            n->vt->name, n->level, (unsigned long long)n->prof_calls, (double)n->prof_ns * 1e-6,
+            (double)n->prof_ns * 1e-3 / (double)n->prof_calls);
   if (n->vt->destroy) n->vt->destroy(n);
   tide__update_clear(&n->update);
   for (size_t i = 0; i < n->nparents; i++) tide_table_free(n->parents[i]);
@@ -431,8 +439,11 @@ tide_status tide__update_validate(const tide_update_t *u, const tide_rowset_t *p
   tmp = NULL;
   expect = tide_rowset_minus(pv, rm);
   if (!expect) goto oom;
-  if (u->nshifts && tide_rowset_shift(expect, u->shifts, u->nshifts) != TIDE_OK)
-    FAIL("%s: update has invalid shifts", what);
+  if (u->nshifts) {
+    tide_status ss = tide_rowset_shift(expect, u->shifts, u->nshifts);
+    if (ss == TIDE_ERR_NOMEM) goto oom;
+    if (ss != TIDE_OK) FAIL("%s: update has invalid shifts", what);
+  }
   tmp = tide_rowset_intersect(expect, ad);
   if (!tmp) goto oom;
   if (!tide_rowset_is_empty(tmp))
@@ -586,12 +597,24 @@ static bool has_failed(const tide_graph_t *g, const tide_gnode_t *n) {
  * on; so do its descendants, which it no longer notifies); the other
  * nodes of the cycle still run, so they stay consistent with their
  * parents. The first error of the cycle is reported. */
+static uint64_t prof_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static void prof_add(tide_gnode_t *n, uint64_t t0) {
+  n->prof_ns += prof_now() - t0;
+  n->prof_calls++;
+}
+
 static void run_node(tide_graph_t *g, tide_gnode_t *n,
                      tide_status (*fn)(tide_gnode_t *, tide_error *), tide_status *st,
                      tide_error *err) {
   if (!fn || has_failed(g, n)) return;
   tide_error e2;
+  uint64_t t0 = g->profile ? prof_now() : 0;
   tide_status s = fn(n, *st == TIDE_OK ? err : &e2);
+  if (g->profile) prof_add(n, t0);
   if (s == TIDE_OK) return;
   if (*st == TIDE_OK) *st = s;
   /* A source changed nothing it published and may retry next cycle. */
@@ -609,7 +632,9 @@ static bool list_reserve(node_list_t *l, size_t n) {
 }
 
 static void run_job(tide_graph_t *g, tide_gnode_t *n, level_job_t *j) {
+  uint64_t t0 = g->profile ? prof_now() : 0;
   j->st = n->vt->notify(n, &j->err);
+  if (g->profile) prof_add(n, t0);
 }
 
 /* Run the nodes queued at level l (see "Parallel notification"). */
@@ -673,7 +698,9 @@ static void run_level(tide_graph_t *g, uint32_t l, tide_status *st, tide_error *
     if (n->published_step == g->step) {
       list_push(&g->published, n); /* reserved */
       tide_error e2;
+      uint64_t t0 = g->profile ? prof_now() : 0;
       tide_status s2 = publish_finish(g, n, &e2);
+      if (g->profile) n->prof_ns += prof_now() - t0;
       if (s2 != TIDE_OK && s == TIDE_OK) { /* children not queued: the node failed */
         s = s2;
         jobs[i].err = e2;

@@ -55,6 +55,9 @@ struct tide_gnode_s {
    * and its own state, writes only its own table, sources and state, and
    * does not create or free refreshing tables. Default false (serial). */
   bool parallel;
+  /* TIDE_GRAPH_PROFILE=1: time spent in this node's refresh/notify (and
+   * its publish bookkeeping), printed to stderr when the node is freed. */
+  uint64_t prof_ns, prof_calls;
 };
 
 /* Attach a new node to `table` (which must not have one), make the table

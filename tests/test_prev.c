@@ -82,9 +82,15 @@ static void random_value(model_t *m, tu_rng *r, void *out) {
 static void check_keys(const char *what, model_t *m, const tide_source_t *src,
                        const uint64_t *keys, uint64_t first, uint32_t n) {
   unsigned char got[TIDE_CHUNK_SIZE * 8], gotp[TIDE_CHUNK_SIZE * 8];
+  unsigned char bc[TIDE_CHUNK_SIZE * 8], bp[TIDE_CHUNK_SIZE * 8];
   tide_rowseq_t seq = {first, keys, 0, n};
   tide_source_fill(src, &seq, got);
   tide_source_fill_prev(src, &seq, gotp);
+  /* the one-pass read of both must agree with the two reads */
+  tide__source_fill_both(src, &seq, bc, bp);
+  CHECK_MSG(memcmp(bc, got, (size_t)n * m->w) == 0 && memcmp(bp, gotp, (size_t)n * m->w) == 0,
+            "%s (%s, seed %llu, step %llu): fill_both differs from fill + fill_prev", what,
+            tide_type_name(m->type), (unsigned long long)g_seed, (unsigned long long)g_step);
   int bad = 0;
   for (uint32_t j = 0; j < n && bad < 3; j++) {
     uint64_t k = keys ? keys[j] : first + j;
@@ -696,6 +702,11 @@ static void test_sparse(uint64_t seed) {
       for (uint32_t i = 0; i < m; i++)
         CHECK_MSG(got[off + i] == start[keys[off + i]], "sparse fill_prev key %llu step %d",
                   (unsigned long long)keys[off + i], step);
+      int64_t bc[TIDE_CHUNK_SIZE], bp[TIDE_CHUNK_SIZE];
+      tide__source_fill_both(src, &seq, bc, bp);
+      for (uint32_t i = 0; i < m; i++)
+        CHECK_MSG(bc[i] == cur[keys[off + i]] && bp[i] == start[keys[off + i]],
+                  "sparse fill_both key %llu step %d", (unsigned long long)keys[off + i], step);
     }
   }
   free(cur);
