@@ -948,7 +948,10 @@ static tide_table_t *build(nj_state *s, tide_graph_t *g, const char *const *on, 
   }
   s->map = tide__source_paged_create(TIDE_I64, NULL, err);
   if (!s->map) goto fail;
-  if (tide__source_track_prev(s->map, tide__graph_step_ptr(g)) != TIDE_OK) {
+  /* an append-only left with a static right gives an append-only result:
+   * its map needs no undo log */
+  if (!(!s->rtick && tide__kind_keeps_rows(left->kind)) &&
+      tide__source_track_prev(s->map, tide__graph_step_ptr(g)) != TIDE_OK) {
     nomem(s, err);
     goto fail;
   }

@@ -1031,7 +1031,9 @@ static tide_source_t *mat_create(const char *op, fstate *s, tide_expr_t *e, cons
     m->holder = tide_source_flat_create(TIDE_STRING, 0, err);
     if (!m->holder || tide__source_keep(m->dst, m->holder) != TIDE_OK) goto oom;
   }
-  if (tide__source_track_prev(m->dst, tide__graph_step_ptr(tide_table_graph(t))) != TIDE_OK)
+  /* the result has t's kind: an append-only one needs no undo log */
+  if (!tide__kind_keeps_rows(t->kind) &&
+      tide__source_track_prev(m->dst, tide__graph_step_ptr(tide_table_graph(t))) != TIDE_OK)
     goto oom;
   if (mat_eval(op, m, t->rowset, 0, err) != TIDE_OK) return NULL;
   return tide_source_retain(m->dst);

@@ -60,6 +60,16 @@ struct tide_gnode_s {
   uint64_t prof_ns, prof_calls;
 };
 
+/* Append-only tables never remove, modify or shift rows: the previous
+ * value of every row that existed is its current value, so the sources an
+ * op materializes for an append-only result need no undo log
+ * (tide__source_track_prev) - one of the cheaper paths the table types
+ * give (docs/TICKING.md, decision 4). Not add-only: its rows shift, and
+ * previous values are read at the pre-shift keys. */
+static inline bool tide__kind_keeps_rows(tide_table_kind_t k) {
+  return k == TIDE_KIND_APPEND_ONLY;
+}
+
 /* Attach a new node to `table` (which must not have one), make the table
  * refreshing with the given kind, and register it in g below its parents'
  * nodes (parents must be refreshing tables of the same graph; they are
