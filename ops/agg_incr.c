@@ -1211,12 +1211,12 @@ static tide_status ai_item_values(ai_state *s, tide_table_t *t, ai_item *it,
   return TIDE_OK;
 }
 
-static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq, int side,
-                            int flmode, tide_error *err) {
+/* The group of each row of seq into ids (side 0: current keys, new groups
+ * created; side 1: previous keys, which must exist). */
+static tide_status ai_group_ids(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq, int side,
+                                uint32_t *ids, tide_error *err) {
   const uint32_t n = seq->n;
   const bool prev = side == 1;
-  uint32_t *ids = s->ids;
-  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, n, memory_order_relaxed);
   if (s->nby == 0) {
     memset(ids, 0, n * sizeof *ids);
   } else {
@@ -1263,6 +1263,16 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
                                 s->op);
     }
   }
+  return TIDE_OK;
+}
+
+/* Fold the rows of seq, whose groups are ids, into the state (side 0:
+ * add current values, side 1: subtract previous ones). */
+static tide_status ai_apply_ids(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq,
+                                const uint32_t *ids, int side, int flmode, tide_error *err) {
+  const uint32_t n = seq->n;
+  const bool prev = side == 1;
+  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, n, memory_order_relaxed);
   /* touch groups, row counts */
   const int64_t d = side ? -1 : 1;
   for (uint32_t i = 0; i < n; i++) {
@@ -1289,6 +1299,12 @@ static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *s
     if (st != TIDE_OK) return st;
   }
   return TIDE_OK;
+}
+
+static tide_status ai_apply(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq, int side,
+                            int flmode, tide_error *err) {
+  tide_status st = ai_group_ids(s, t, seq, side, s->ids, err);
+  return st != TIDE_OK ? st : ai_apply_ids(s, t, seq, s->ids, side, flmode, err);
 }
 
 /* Modified rows whose group keys did not change, with no shifts: each
@@ -1347,6 +1363,46 @@ static tide_status ai_apply_rowset(ai_state *s, tide_table_t *t, const tide_rows
     if (st != TIDE_OK) return st;
   }
   return TIDE_OK;
+}
+
+/* The first snapshot: every row of t added. The groups (the hashing, most
+ * of the work) come from tide__groups_build, in parallel over the morsels,
+ * with ids in order of first appearance, as the keyset would give them;
+ * the groups' keys are then inserted into the keyset in id order and the
+ * rows folded in position order with those ids. Small inputs take the
+ * row-by-row path. */
+static tide_status ai_initial(ai_state *s, tide_table_t *t, tide_error *err) {
+  const tide_rowset_t *rs = t->rowset;
+  if (s->nby == 0 || tide_rowset_size(rs) < 4 * (uint64_t)TIDE_CHUNK_SIZE ||
+      tide__threads_for(tide_rowset_size(rs)) < 2)
+    return ai_apply_rowset(s, t, rs, 0, err);
+  tide_source_t **by = tide_malloc(s->nby * sizeof *by);
+  if (!by) return ai_oom(s, err);
+  for (size_t k = 0; k < s->nby; k++) by[k] = t->cols[s->byidx[k]];
+  tide_groups_t g;
+  tide_status gst = tide__groups_build(rs, s->nby, by, &g, s->op, err);
+  tide_free(by);
+  if (gst != TIDE_OK) return gst;
+  tide_status st = TIDE_OK;
+  /* the groups' keys, in id order: each insert must create the next id */
+  for (uint32_t g0 = 0; g0 < g.ngroups && st == TIDE_OK; g0 += TIDE_CHUNK_SIZE) {
+    uint32_t m = TIDE_MIN((uint32_t)TIDE_CHUNK_SIZE, g.ngroups - g0);
+    tide_rowseq_t seq = {0, g.first_key + g0, 0, m};
+    st = ai_group_ids(s, t, &seq, 0, s->ids, err);
+    for (uint32_t i = 0; i < m && st == TIDE_OK; i++)
+      if (s->ids[i] != g0 + i)
+        st = tide_error_set(err, TIDE_ERR_STATE,
+                            "%s: internal error: the grouping of the first snapshot and the "
+                            "key set disagree on group %u",
+                            s->op, g0 + i);
+  }
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, rs);
+  while (st == TIDE_OK && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, s->keybuf))
+    st = ai_apply_ids(s, t, &seq, g.ids + seq.pos, 0, 2, err);
+  tide__groups_destroy(&g);
+  return st;
 }
 
 /* Modified rows: subtract the previous values at the previous keys (the
@@ -1885,7 +1941,7 @@ tide_table_t *tide__agg_incr_create(tide_table_t *t, const agg_item_t *items, si
       if (!it->bk || !it->bv) goto oom;
     }
     s->bulk = bulk;
-    tide_status bst = ai_apply_rowset(s, t, t->rowset, 0, err);
+    tide_status bst = ai_initial(s, t, err);
     s->bulk = false;
     for (size_t i = 0; i < nitems && bulk; i++)
       if (ai_is_os(s->items[i].kind) && bst == TIDE_OK) bst = ai_os_bulk(s, t, &s->items[i], err);
