@@ -36,6 +36,10 @@ int tide__cli_gen_join(int argc, char **argv); /* cli/gen.c */
 extern const char tide__gen_join_usage[];
 int tide__cli_ingest(int argc, char **argv); /* cli/ingest.c */
 extern const char tide__ingest_usage[];
+int tide__cli_merge(int argc, char **argv); /* cli/merge.c */
+extern const char tide__merge_usage[];
+int tide__cli_backfill(int argc, char **argv); /* cli/backfill.c */
+extern const char tide__backfill_usage[];
 
 static const command commands[] = {
     {"run", cmd_run, "run a tide script",
@@ -94,6 +98,10 @@ static const command commands[] = {
      tide__gen_join_usage},
     {"ingest", tide__cli_ingest, "append CSV rows to an intraday partition (file or stream)",
      tide__ingest_usage},
+    {"merge", tide__cli_merge, "merge an intraday partition into the historical store",
+     tide__merge_usage},
+    {"backfill", tide__cli_backfill, "run a script per historical date, save tables per date",
+     tide__backfill_usage},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

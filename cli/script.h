@@ -186,6 +186,11 @@ typedef struct tide_script_options {
   uint64_t cycles;
   uint64_t duration_ns;
   uint64_t period_ns;
+  /* Backfill context (tide backfill, cli/backfill.c; NULL: unset):
+   * historical_table() reads only dates within [hist_from, hist_to]
+   * (intersected with its own from_date/to_date) and its db defaults to
+   * hist_db instead of "./tide-db". The strings are copied. */
+  const char *hist_from, *hist_to, *hist_db;
 } tide_script_options;
 
 /* New interpreter with the builtins bound; opt may be NULL. */
@@ -201,6 +206,9 @@ tide_status tide_script_exec(tide_script_interp *in, const char *src, size_t len
  * (when anything is printed) by a line "--- after LABEL ---". */
 tide_status tide_script_replay_outputs(tide_script_interp *in, const char *label,
                                        tide_script_diag *diag);
+
+/* Rows of all the tables historical_table() returned so far. */
+uint64_t tide_script_hist_rows(const tide_script_interp *in);
 
 /* A global's table (borrowed; NULL if missing or not a table). */
 tide_table_t *tide_script_get_table(tide_script_interp *in, const char *name);
@@ -331,6 +339,11 @@ tide_sv *tide__script_err(tide_script_call *c, const tide_script_node *node, tid
 /* Report an engine error of the call (err.msg). Returns NULL. */
 tide_sv *tide__script_engine_err(tide_script_call *c, const tide_error *err);
 FILE *tide__script_out(tide_script_interp *in);
+/* The backfill context of historical_table() (tide_script_options.hist_*,
+ * borrowed, NULL when unset), and the count of rows it returned. */
+void tide__script_hist_context(tide_script_interp *in, const char **from, const char **to,
+                               const char **db);
+void tide__script_hist_rows_add(tide_script_interp *in, uint64_t rows);
 /* Value of --set NAME (NULL if not given). */
 const char *tide__script_setting(tide_script_interp *in, const char *name);
 /* Remember an output of a refreshing table for tide_script_replay_outputs:

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/script.h"
 #include "tide/historical.h"
@@ -786,6 +787,28 @@ static tide_sv *b_run_cycles(tide_script_call *c) {
   return tide__sv_none();
 }
 
+/* sleep(seconds): wait in real time while the default update graph cycles
+ * on its background thread (every 100 ms), as time.sleep() in a Deephaven
+ * script lets the graph tick: ticking tables printed afterwards show what
+ * changed (e.g. live_table rows committed meanwhile). */
+static tide_sv *b_sleep(tide_script_call *c) {
+  double s;
+  if (!get_number(c, 0, &s)) return NULL;
+  if (!(s >= 0 && s <= 86400))
+    return ERR(c, c->an[0], TIDE_ERR_RANGE, "sleep(): seconds must be within 0..86400 (got %g)",
+               s);
+  tide_graph_t *g = tide_graph_default();
+  if (!g) return NULL;
+  tide_error err;
+  tide_error_clear(&err);
+  if (tide_graph_start(g, 0, &err) != TIDE_OK) return tide__script_engine_err(c, &err);
+  struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  if (tide_graph_stop(g, &err) != TIDE_OK) return tide__script_engine_err(c, &err);
+  return tide__sv_none();
+}
+
 /* ========================================================= table methods */
 
 static tide_sv *m_size(tide_script_call *c) {
@@ -1143,14 +1166,23 @@ static tide_sv *b_read_table(tide_script_call *c) {
 
 /* historical_table(namespace, table_name, db="./tide-db", from_date=None,
  * to_date=None, columns=None): dates outside [from_date, to_date] and
- * columns not listed are never opened */
+ * columns not listed are never opened. Under tide backfill the run's date
+ * range is intersected with [from_date, to_date] and db defaults to the
+ * backfill's --db (tide__script_hist_context). */
 static tide_sv *b_historical_table(tide_script_call *c) {
-  const char *ns, *tn, *db = "./tide-db";
+  const char *ns, *tn, *db = "./tide-db", *cfrom, *cto, *cdb;
+  tide__script_hist_context(c->in, &cfrom, &cto, &cdb);
+  if (cdb) db = cdb;
   if (!get_path_arg(c, 0, &ns) || !get_path_arg(c, 1, &tn)) return NULL;
   if (!is_none(c->a[2]) && !get_path_arg(c, 2, &db)) return NULL;
   tide_historical_query_t q = {0};
   if (!is_none(c->a[3]) && !get_str(c, 3, &q.from)) return NULL;
   if (!is_none(c->a[4]) && !get_str(c, 4, &q.to)) return NULL;
+  /* a bad from_date/to_date is still reported by the query */
+  if (cfrom && (!q.from || (!tide_db_check_date(q.from, NULL) && strcmp(cfrom, q.from) > 0)))
+    q.from = cfrom;
+  if (cto && (!q.to || (!tide_db_check_date(q.to, NULL) && strcmp(cto, q.to) < 0)))
+    q.to = cto;
   strlist cols;
   if (!get_strlist(c, 5, &cols)) return NULL;
   if (!is_none(c->a[5])) {
@@ -1161,6 +1193,7 @@ static tide_sv *b_historical_table(tide_script_call *c) {
   tide_error_clear(&err);
   tide_table_t *t = tide_historical_query(db, ns, tn, &q, &err);
   strlist_free(&cols);
+  if (t) tide__script_hist_rows_add(c->in, tide_table_size(t));
   return ret_table(c, t, &err);
 }
 
@@ -1316,6 +1349,7 @@ const tide_script_builtin tide__script_builtins[] = {
     {.name = "replay", .module = G, .params = P("table", "rows_per_cycle", "blink"), .nreq = 2, .fn = b_replay},
     {.name = "input_table", .module = G, .params = P("col_defs", "init_table", "key_cols"), .fn = b_input_table},
     {.name = "run_cycles", .module = G, .params = P("n"), .fn = b_run_cycles},
+    {.name = "sleep", .module = G, .params = P("seconds"), .nreq = 1, .fn = b_sleep},
     {.name = "blink_to_append_only", .module = G, .params = P("table"), .nreq = 1, .fn = b_blink_to_append_only},
     {.name = "ring_table", .module = G, .params = P("table", "capacity", "initialize"), .nreq = 2, .fn = b_ring_table},
     {.name = "string_col", .module = G, .params = P("name", "data"), .nreq = 2, .fn = b_col, .tag = TIDE_STRING},

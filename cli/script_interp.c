@@ -41,6 +41,8 @@ struct tide_script_interp {
   size_t nsets;
   tide_script_diag *diag;
   tide_script_diag local_diag;
+  char *hist_from, *hist_to, *hist_db; /* backfill context (NULL: unset) */
+  uint64_t hist_rows;                  /* rows historical_table() returned */
 };
 
 /* ================================================================ values */
@@ -375,6 +377,17 @@ tide_sv *tide__script_engine_err(tide_script_call *c, const tide_error *err) {
 
 FILE *tide__script_out(tide_script_interp *in) { return in->out; }
 
+void tide__script_hist_context(tide_script_interp *in, const char **from, const char **to,
+                               const char **db) {
+  *from = in->hist_from;
+  *to = in->hist_to;
+  *db = in->hist_db;
+}
+
+void tide__script_hist_rows_add(tide_script_interp *in, uint64_t rows) { in->hist_rows += rows; }
+
+uint64_t tide_script_hist_rows(const tide_script_interp *in) { return in->hist_rows; }
+
 const char *tide__script_setting(tide_script_interp *in, const char *name) {
   for (size_t i = in->nsets; i-- > 0;)
     if (strcmp(in->set_names[i], name) == 0) return in->set_values[i];
@@ -442,6 +455,10 @@ tide_script_interp *tide_script_interp_create(const tide_script_options *opt) {
       if (!in->set_names[i] || !in->set_values[i]) goto fail;
     }
   }
+  if (opt && ((opt->hist_from && !(in->hist_from = tide_strdup(opt->hist_from))) ||
+              (opt->hist_to && !(in->hist_to = tide_strdup(opt->hist_to))) ||
+              (opt->hist_db && !(in->hist_db = tide_strdup(opt->hist_db)))))
+    goto fail;
   for (size_t i = 0; i < tide__script_nbuiltins; i++) {
     const tide_script_builtin *b = &tide__script_builtins[i];
     if (b->module != TIDE_MOD_GLOBAL) continue;
@@ -552,6 +569,9 @@ void tide_script_interp_free(tide_script_interp *in) {
   }
   tide_free(in->set_names);
   tide_free(in->set_values);
+  tide_free(in->hist_from);
+  tide_free(in->hist_to);
+  tide_free(in->hist_db);
   tide_free(in);
 }
 

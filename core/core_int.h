@@ -116,6 +116,18 @@ static inline const void *tide__source_get(const tide_source_t *src, const tide_
   return buf;
 }
 
+/* Deferred read errors (core/read_error.c). fill cannot fail, so a source
+ * whose values cannot be read (a lazily loaded column file found damaged
+ * or missing: io/hist_source.c) fills nulls and raises the error here
+ * (process-wide; the first raise wins while one is pending; thread-safe).
+ * tide_table_create, tide_table_get, tide_table_print and
+ * tide__file_write_atomic take it and fail with it, so the operation that
+ * triggered the read (it creates its result after its scan) reports it and
+ * no file is written from the nulls. take: TIDE_OK when none is pending,
+ * else the error's status with err set (and the slot cleared). */
+void tide__read_error_raise(tide_status st, const char *msg);
+tide_status tide__read_error_take(tide_error *err);
+
 /* Replace a source's dictionary (st retained; the old one released). */
 void tide__source_set_symtab(tide_source_t *src, tide_symtab_t *st);
 

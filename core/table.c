@@ -51,6 +51,7 @@ static void table_destroy(tide_table_t *t) {
 
 tide_table_t *tide_table_create(tide_rowset_t *rowset, size_t ncols, const char *const *names,
                                 tide_source_t *const *sources, tide_error *err) {
+  if (tide__read_error_take(err) != TIDE_OK) return NULL; /* a scan's deferred read error */
   if (ncols > UINT32_MAX / 4) {
     tide_error_set(err, TIDE_ERR_RANGE, "too many columns (%zu)", ncols);
     return NULL;
@@ -226,7 +227,7 @@ tide_status tide_table_get(const tide_table_t *t, size_t col, uint64_t pos, void
                           (unsigned long long)pos, (unsigned long long)tide_table_size(t));
   tide_rowseq_t seq = {key, NULL, pos, 1};
   tide_source_fill(t->cols[col], &seq, out);
-  return TIDE_OK;
+  return tide__read_error_take(err);
 }
 
 /* Shortest decimal text that reads back exactly: find the fewest
@@ -399,5 +400,5 @@ tide_status tide_table_print(const tide_table_t *t, FILE *out, uint64_t n, tide_
     fprintf(out, "... %llu more rows (%llu total)\n", (unsigned long long)(size - rows),
             (unsigned long long)size);
   tide_free(width);
-  return TIDE_OK;
+  return tide__read_error_take(err);
 }

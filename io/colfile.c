@@ -641,29 +641,9 @@ tide_source_t *tide_colfile_source(tide_colfile_t *f, tide_error *err) {
   tide_symtab_t *st = NULL;
   uint64_t ncodes = 0;
   if (f->type == TIDE_SYMBOL) {
-    const uint8_t *d = f->map + f->dict_off;
-    uint64_t avail = f->index_off - f->dict_off;
-    ncodes = avail >= 24 ? get64(d) : 0;
-    uint64_t bytes = avail >= 24 ? get64(d + 8) : 0;
-    if (avail < 24 || bytes != avail - 24 || ncodes > bytes / 4 ||
-        get64(d + 16) != tide__checksum64(d + 24, bytes)) {
-      tide_error_set(err, TIDE_ERR_CORRUPT, "%s: symbol dictionary damaged", f->path);
-      return NULL;
-    }
-    st = tide_symtab_create();
-    if (!st) goto oom;
-    const uint8_t *q = d + 24 + ncodes * 4, *end = d + 24 + bytes;
-    for (uint64_t c = 0; c < ncodes; c++) {
-      uint32_t l = get32(d + 24 + c * 4);
-      if (l > (uint64_t)(end - q) || tide_symtab_intern(st, (const char *)q, l) != (int32_t)c) {
-        tide_symtab_release(st);
-        tide_error_set(err, TIDE_ERR_CORRUPT,
-                       "%s: symbol dictionary damaged at entry %llu (duplicate or overrun)",
-                       f->path, (unsigned long long)c);
-        return NULL;
-      }
-      q += l;
-    }
+    st = tide__colfile_dict(f, err);
+    if (!st) return NULL;
+    ncodes = tide_symtab_size(st);
   }
   tide_source_t *src = NULL;
   if (f->codec == TIDE_CODEC_NONE && f->type != TIDE_STRING) {
@@ -758,4 +738,69 @@ oom:
   tide_symtab_release(st);
   tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory reading the column", f->path);
   return NULL;
+}
+
+/* ------------------------------------------- block-wise reads (io_int.h) */
+
+const char *tide__colfile_path(const tide_colfile_t *f) { return f->path; }
+size_t tide__colfile_size(const tide_colfile_t *f) { return f->size; }
+uint32_t tide__colfile_block_rows(const tide_colfile_t *f) { return f->block_rows; }
+const void *tide__colfile_mapped_values(const tide_colfile_t *f) {
+  return f->codec == TIDE_CODEC_NONE && f->type != TIDE_STRING ? f->map + HDR_SIZE : NULL;
+}
+
+const void *tide__colfile_block(const tide_colfile_t *f, uint64_t b, void *dst, tide_error *err) {
+  const idx_entry *e = &f->idx[b];
+  if (tide__checksum64(f->map + e->offset, e->stored) != e->checksum) {
+    tide_error_set(err, TIDE_ERR_CORRUPT,
+                   "%s: block %llu (rows %llu..%llu): checksum mismatch (the file is damaged)",
+                   f->path, (unsigned long long)b, (unsigned long long)(b * f->block_rows),
+                   (unsigned long long)(b * f->block_rows + e->rows - 1));
+    return NULL;
+  }
+  if (f->codec == TIDE_CODEC_NONE) return f->map + e->offset;
+  if (!block_unpack(f, b, dst)) {
+    tide_error_set(err, TIDE_ERR_CORRUPT, "%s: block %llu does not decode (the file is damaged)",
+                   f->path, (unsigned long long)b);
+    return NULL;
+  }
+  return dst;
+}
+
+tide_symtab_t *tide__colfile_dict(const tide_colfile_t *f, tide_error *err) {
+  if (f->type != TIDE_SYMBOL) {
+    tide_error_set(err, TIDE_ERR_TYPE, "%s: not a symbol column", f->path);
+    return NULL;
+  }
+  const uint8_t *d = f->map + f->dict_off;
+  uint64_t avail = f->index_off - f->dict_off;
+  uint64_t ncodes = avail >= 24 ? get64(d) : 0;
+  uint64_t bytes = avail >= 24 ? get64(d + 8) : 0;
+  if (avail < 24 || bytes != avail - 24 || ncodes > bytes / 4 ||
+      get64(d + 16) != tide__checksum64(d + 24, bytes)) {
+    tide_error_set(err, TIDE_ERR_CORRUPT, "%s: symbol dictionary damaged", f->path);
+    return NULL;
+  }
+  tide_symtab_t *st = tide_symtab_create();
+  if (!st) {
+    tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory reading the dictionary", f->path);
+    return NULL;
+  }
+  const uint8_t *q = d + 24 + ncodes * 4, *end = d + 24 + bytes;
+  for (uint64_t c = 0; c < ncodes; c++) {
+    uint32_t l = get32(d + 24 + c * 4);
+    int32_t code = l > (uint64_t)(end - q) ? -2 : tide_symtab_intern(st, (const char *)q, l);
+    if (code != (int32_t)c) {
+      tide_symtab_release(st);
+      if (code == -1) /* intern's OOM: the file is fine */
+        tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory reading the dictionary", f->path);
+      else
+        tide_error_set(err, TIDE_ERR_CORRUPT,
+                       "%s: symbol dictionary damaged at entry %llu (duplicate or overrun)",
+                       f->path, (unsigned long long)c);
+      return NULL;
+    }
+    q += l;
+  }
+  return st;
 }

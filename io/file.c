@@ -24,6 +24,7 @@ tide_status tide__file_write_atomic(const char *path, const char *op, tide_file_
   }
   setvbuf(f, NULL, _IOFBF, 1u << 20);
   tide_status st = write(f, ctx, err);
+  if (st == TIDE_OK) st = tide__read_error_take(err); /* values read as nulls: write nothing */
   if (st == TIDE_OK && fflush(f) != 0)
     st = tide_error_set(err, TIDE_ERR_IO, "%s: write to '%s' failed: %s", op, tmp, strerror(errno));
   if (st == TIDE_OK && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS)

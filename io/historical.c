@@ -500,101 +500,28 @@ static tide_table_t *empty_from_tdef(const char *dir, const char *const *cols, s
   return res;
 }
 
-/* Only the columns `cols` of a table directory (the others are never
- * opened). */
-static tide_table_t *read_cols(const char *dir, const char *const *cols, size_t ncols,
-                               tide_error *err) {
-  tdef_t d;
-  if (tdef_load(dir, &d, err) != TIDE_OK) return NULL;
-  tide_table_t *res = NULL;
-  tide_source_t **srcs = tide_calloc(ncols + 1, sizeof *srcs);
-  size_t made = 0;
-  if (!srcs) {
-    tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-    goto done;
-  }
-  for (; made < ncols; made++) {
-    size_t c = 0;
-    while (c < d.nc && strcmp(d.names[c], cols[made]) != 0) c++;
-    if (c == d.nc) {
-      tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no column '%s' in '%s'",
-                     cols[made], dir);
-      goto done;
-    }
-    char *p = fmt("%s/%s", dir, d.files[c]);
-    if (!p) {
-      tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-      goto done;
-    }
-    tide_colfile_t *f = tide_colfile_open(p, err);
-    if (f && (tide_colfile_type(f) != d.types[c] || tide_colfile_rows(f) != d.rows)) {
-      tide_error_set(err, TIDE_ERR_CORRUPT,
-                     "%s: holds %llu %s values; %s/table.tdef says %llu %s values", p,
-                     (unsigned long long)tide_colfile_rows(f),
-                     tide_type_name(tide_colfile_type(f)), dir, (unsigned long long)d.rows,
-                     tide_type_name(d.types[c]));
-      tide_colfile_close(f);
-      f = NULL;
-    }
-    tide_free(p);
-    if (!f) goto done;
-    srcs[made] = tide_colfile_source(f, err);
-    tide_colfile_close(f);
-    if (!srcs[made]) goto done;
-  }
-  {
-    tide_rowset_t *rs = d.rows ? tide_rowset_create_range(0, d.rows - 1) : tide_rowset_create();
-    if (!rs) {
-      tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-      goto done;
-    }
-    res = tide_table_create(rs, ncols, cols, srcs, err);
-    tide_rowset_free(rs);
-  }
-done:
-  for (size_t i = 0; srcs && i < ncols; i++) tide_source_release(srcs[i]);
-  tide_free(srcs);
-  tdef_free(&d);
-  return res;
-}
-
 static bool zone_type(tide_type_t t) {
   return t == TIDE_I8 || t == TIDE_I16 || t == TIDE_I32 || t == TIDE_I64 || t == TIDE_F32 ||
          t == TIDE_F64;
 }
 
-/* Keys of the blocks of dir/<col>.col whose zone map overlaps [lo, hi]
- * (NULL and *skip when none). */
-static tide_status zone_rows(const char *dir, const tide_historical_query_t *q,
+/* Partition-local keys of the blocks of open file f whose zone map
+ * overlaps [lo, hi] (NULL and *skip when none). Reads the verified index
+ * only. */
+static tide_status zone_rows(tide_colfile_t *f, const char *path, const tide_historical_query_t *q,
                              tide_rowset_t **rs, bool *skip, tide_error *err) {
   *rs = NULL;
   *skip = false;
-  char *p = fmt("%s/%s.col", dir, q->col);
-  if (!p) return tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-  tide_colfile_t *f = tide_colfile_open(p, err);
-  if (!f) {
-    tide_status st = err ? err->status : TIDE_ERR_IO;
-    if (st == TIDE_ERR_NOT_FOUND)
-      st = tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no column '%s' in '%s'",
-                          q->col, dir);
-    tide_free(p);
-    return st;
-  }
   tide_type_t ty = tide_colfile_type(f);
-  tide_status st = TIDE_OK;
-  if (!zone_type(ty)) {
-    st = tide_error_set(err, TIDE_ERR_TYPE,
-                        "historical_table: range filter on column '%s' of type %s (integers "
-                        "and floats only)",
-                        q->col, tide_type_name(ty));
-    goto out;
-  }
+  if (!zone_type(ty))
+    return tide_error_set(err, TIDE_ERR_TYPE,
+                          "historical_table: range filter on column '%s' of type %s (integers "
+                          "and floats only; '%s')",
+                          q->col, tide_type_name(ty), path);
   bool isf = ty == TIDE_F32 || ty == TIDE_F64;
   tide_rowset_t *r = tide_rowset_create();
-  if (!r) {
-    st = tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-    goto out;
-  }
+  if (!r) return tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+  tide_status st = TIDE_OK;
   uint64_t nb = tide_colfile_nblocks(f);
   for (uint64_t b = 0; b < nb && st == TIDE_OK; b++) {
     tide_block_stats_t s = tide_colfile_block_stats(f, b);
@@ -617,68 +544,78 @@ static tide_status zone_rows(const char *dir, const tide_historical_query_t *q,
   } else {
     *rs = r;
   }
-out:
-  tide_colfile_close(f);
-  tide_free(p);
   return st;
 }
 
-/* One partition as a table: Date (constant SYMBOL) then its columns, over
- * `keep` (NULL: all rows). */
-static tide_table_t *part_table(const tide_historical_part_t *pt, const tide_rowset_t *keep,
-                                const tide_historical_query_t *q, tide_symtab_t *dates,
-                                tide_error *err) {
-  tide_table_t *raw = q && q->cols ? read_cols(pt->path, q->cols, q->ncols, err)
-                                   : tide_table_read_dir(pt->path, err);
-  if (!raw) return NULL;
-  if (tide_table_col_index(raw, TIDE_HISTORICAL_DATE_COL) >= 0) {
-    tide_error_set(err, TIDE_ERR_CORRUPT,
-                   "historical_table: '%s' has a column '" TIDE_HISTORICAL_DATE_COL
-                   "' (the partitioning column)",
-                   pt->path);
-    tide_table_free(raw);
-    return NULL;
-  }
-  uint64_t n = tide_table_size(raw);
-  size_t nc = tide_table_ncols(raw);
+/* Index of column `name` in d, or -1. */
+static int tdef_col(const tdef_t *d, const char *name) {
+  for (size_t c = 0; c < d->nc; c++)
+    if (!strcmp(d->names[c], name)) return (int)c;
+  return -1;
+}
+
+/* No rows: Date then the columns. */
+static tide_table_t *empty_with_date(size_t nc, const char *const *names, const tide_type_t *types,
+                                     tide_error *err) {
+  const char **nm = tide_calloc(nc + 1, sizeof *nm);
+  tide_type_t *ty = tide_calloc(nc + 1, sizeof *ty);
   tide_table_t *res = NULL;
-  const char **names = tide_calloc(nc + 1, sizeof *names);
-  tide_source_t **srcs = tide_calloc(nc + 1, sizeof *srcs);
-  tide_source_t *ds = tide_source_flat_create(TIDE_SYMBOL, n, err);
-  tide_rowset_t *rs = NULL;
-  if (!names || !srcs || !ds) {
-    if (names && srcs) tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-    goto done;
-  }
-  tide__source_set_symtab(ds, dates); /* one dictionary: merge needs no translation */
-  int32_t code = tide_symtab_intern(dates, pt->date, 10);
-  if (code < 0) {
+  if (nm && ty) {
+    nm[0] = TIDE_HISTORICAL_DATE_COL;
+    ty[0] = TIDE_SYMBOL;
+    for (size_t c = 0; c < nc; c++) {
+      nm[c + 1] = names[c];
+      ty[c + 1] = types[c];
+    }
+    res = tide_table_create_empty(nc + 1, nm, ty, err);
+  } else {
     tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-    goto done;
   }
-  int32_t *dv = tide_source_flat_data(ds);
-  for (uint64_t i = 0; i < n; i++) dv[i] = code;
-  names[0] = TIDE_HISTORICAL_DATE_COL;
-  srcs[0] = ds;
-  for (size_t i = 0; i < nc; i++) {
-    names[i + 1] = tide_table_col_name(raw, i);
-    srcs[i + 1] = tide_table_col_source(raw, i);
-  }
-  rs = keep ? tide_rowset_copy(keep) : n ? tide_rowset_create_range(0, n - 1) : tide_rowset_create();
-  if (!rs) {
-    tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
-    goto done;
-  }
-  res = tide_table_create(rs, nc + 1, names, srcs, err);
-done:
-  tide_rowset_free(rs);
-  tide_source_release(ds);
-  tide_free(names);
-  tide_free(srcs);
-  tide_table_free(raw);
+  tide_free(nm);
+  tide_free(ty);
   return res;
 }
 
+/* Nothing selected by the date range: the columns of one stored table
+ * (its table.tdef only), no rows. */
+static tide_table_t *empty_result(const char *db, const char *ns, const char *table,
+                                  const tide_historical_query_t *q, tide_error *err) {
+  tide_historical_part_t *all = NULL;
+  size_t na = 0;
+  if (tide_historical_list(db, ns, table, NULL, &all, &na, err) != TIDE_OK) return NULL;
+  tide_table_t *res = NULL;
+  if (na == 0) {
+    tide_error_set(err, TIDE_ERR_NOT_FOUND, "historical_table: no historical data for %s.%s under '%s'",
+                   ns, table, db ? db : DEFAULT_DB);
+  } else {
+    tide_table_t *e = empty_from_tdef(all[0].path, q && q->cols ? q->cols : NULL,
+                                      q && q->cols ? q->ncols : 0, err);
+    if (e) {
+      size_t nc = tide_table_ncols(e);
+      const char **names = tide_calloc(nc + 1, sizeof *names);
+      tide_type_t *types = tide_calloc(nc + 1, sizeof *types);
+      if (names && types) {
+        for (size_t c = 0; c < nc; c++) {
+          names[c] = tide_table_col_name(e, c);
+          types[c] = tide_table_col_type(e, c);
+        }
+        res = empty_with_date(nc, names, types, err);
+      } else {
+        tide_error_set(err, TIDE_ERR_NOMEM, "historical_table: out of memory");
+      }
+      tide_free(names);
+      tide_free(types);
+      tide_table_free(e);
+    }
+  }
+  tide_historical_parts_free(all, na);
+  return res;
+}
+
+/* The lazy read (docs/STORAGE.md, "Historical store"): every selected
+ * partition's table.tdef is read and checked now (columns, types, row
+ * counts); column files are opened only for a zone-map filter's index and
+ * SYMBOL dictionaries; values are read on first touch (io/hist_source.c). */
 tide_table_t *tide_historical_query(const char *db, const char *ns, const char *table,
                                     const tide_historical_query_t *q, tide_error *err) {
   static const char op[] = "historical_table";
@@ -691,7 +628,7 @@ tide_table_t *tide_historical_query(const char *db, const char *ns, const char *
   if (q && q->cols) {
     for (size_t i = 0; i < q->ncols; i++) {
       bool dup = false;
-      for (size_t j = 0; j < i; j++) dup |= !strcmp(q->cols[i], q->cols[j]);
+      for (size_t j = 0; j < i; j++) dup |= q->cols[i] && q->cols[j] && !strcmp(q->cols[i], q->cols[j]);
       if (!q->cols[i] || !strcmp(q->cols[i], TIDE_HISTORICAL_DATE_COL) || dup) {
         tide_error_set(err, TIDE_ERR_INVALID,
                        "%s: column '%s' listed twice or is the partitioning column (Date "
@@ -704,77 +641,100 @@ tide_table_t *tide_historical_query(const char *db, const char *ns, const char *
   tide_historical_part_t *parts = NULL;
   size_t np = 0;
   if (tide_historical_list(db, ns, table, q, &parts, &np, err) != TIDE_OK) return NULL;
-  tide_table_t *res = NULL;
-  tide_table_t **ts = tide_calloc(np ? np : 1, sizeof *ts);
-  tide_symtab_t *dates = tide_symtab_create();
-  size_t nt = 0;
-  if (!ts || !dates) {
-    tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
-    goto done;
-  }
-  for (size_t i = 0; i < np; i++) {
-    tide_rowset_t *keep = NULL;
-    if (q && q->col) {
-      bool skip;
-      if (zone_rows(parts[i].path, q, &keep, &skip, err) != TIDE_OK) goto done;
-      if (skip) continue;
-    }
-    ts[nt] = part_table(&parts[i], keep, q, dates, err);
-    tide_rowset_free(keep);
-    if (!ts[nt]) goto done;
-    nt++;
-  }
-  if (nt == 0) {
-    /* nothing selected: the columns of one stored table, no rows */
-    tide_historical_part_t *all = NULL;
-    size_t na = 0;
-    if (np) {
-      all = parts;
-      na = np;
-    } else if (tide_historical_list(db, ns, table, NULL, &all, &na, err) != TIDE_OK) {
+  if (np == 0) return empty_result(db, ns, table, q, err);
+
+  tide_table_t *res = NULL, *lazy = NULL;
+  tdef_t *defs = tide_calloc(np, sizeof *defs);
+  tide__hist_part_in *in = tide_calloc(np, sizeof *in);
+  char ***files = tide_calloc(np, sizeof *files);
+  tide_colfile_t ***open = tide_calloc(np, sizeof *open);
+  tide_rowset_t **keep = tide_calloc(np, sizeof *keep);
+  const char **names = NULL;
+  tide_type_t *types = NULL;
+  size_t nc = 0, nin = 0;
+  char label[600];
+  snprintf(label, sizeof label, "%s %s.%s", op, ns, table);
+  if (!defs || !in || !files || !open || !keep) goto oom;
+  for (size_t p = 0; p < np; p++) {
+    if (tdef_load(parts[p].path, &defs[p], err) != TIDE_OK) goto done;
+    if (tdef_col(&defs[p], TIDE_HISTORICAL_DATE_COL) >= 0) {
+      tide_error_set(err, TIDE_ERR_CORRUPT,
+                     "%s: '%s' has a column '" TIDE_HISTORICAL_DATE_COL
+                     "' (the partitioning column)",
+                     op, parts[p].path);
       goto done;
     }
-    if (na == 0) {
-      tide_error_set(err, TIDE_ERR_NOT_FOUND, "%s: no historical data for %s.%s under '%s'", op,
-                     ns, table, db ? db : DEFAULT_DB);
-    } else {
-      tide_table_t *e = empty_from_tdef(all[0].path, q && q->cols ? q->cols : NULL,
-                                        q && q->cols ? q->ncols : 0, err);
-      if (e) {
-        /* prepend Date */
-        size_t nc = tide_table_ncols(e);
-        const char **names = tide_calloc(nc + 1, sizeof *names);
-        tide_type_t *types = tide_calloc(nc + 1, sizeof *types);
-        if (names && types) {
-          names[0] = TIDE_HISTORICAL_DATE_COL;
-          types[0] = TIDE_SYMBOL;
-          for (size_t c = 0; c < nc; c++) {
-            names[c + 1] = tide_table_col_name(e, c);
-            types[c + 1] = tide_table_col_type(e, c);
-          }
-          res = tide_table_create_empty(nc + 1, names, types, err);
-        } else {
-          tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+  }
+  /* the columns: the projection, or the first partition's */
+  nc = q && q->cols ? q->ncols : defs[0].nc;
+  names = tide_calloc(nc + 1, sizeof *names);
+  types = tide_calloc(nc + 1, sizeof *types);
+  if (!names || !types) goto oom;
+  for (size_t k = 0; k < nc; k++) names[k] = q && q->cols ? q->cols[k] : defs[0].names[k];
+  for (size_t p = 0; p < np; p++) {
+    const tdef_t *d = &defs[p];
+    files[p] = tide_calloc(nc + 1, sizeof *files[p]);
+    open[p] = tide_calloc(nc + 1, sizeof *open[p]);
+    if (!files[p] || !open[p]) goto oom;
+    if (!(q && q->cols) && d->nc != nc) goto mismatch;
+    for (size_t k = 0; k < nc; k++) {
+      int c = tdef_col(d, names[k]);
+      if (c < 0) {
+        if (q && q->cols) {
+          tide_error_set(err, TIDE_ERR_NOT_FOUND, "%s: no column '%s' in '%s'", op, names[k],
+                         parts[p].path);
+          goto done;
         }
-        tide_free(names);
-        tide_free(types);
-        tide_table_free(e);
+        goto mismatch;
       }
+      if (p == 0) types[k] = d->types[c];
+      if (d->types[c] != types[k]) goto mismatch;
+      if (!(files[p][k] = fmt("%s/%s", parts[p].path, d->files[c]))) goto oom;
     }
-    if (all != parts) tide_historical_parts_free(all, na);
+  }
+  /* zone maps: the filter column's index in each partition */
+  for (size_t p = 0; p < np; p++) {
+    if (q && q->col) {
+      int c = tdef_col(&defs[p], q->col);
+      if (c < 0) {
+        tide_error_set(err, TIDE_ERR_NOT_FOUND, "%s: no column '%s' in '%s'", op, q->col,
+                       parts[p].path);
+        goto done;
+      }
+      char *path = fmt("%s/%s", parts[p].path, defs[p].files[c]);
+      if (!path) goto oom;
+      tide_colfile_t *f = tide__hist_open(path, err);
+      bool skip = false;
+      tide_status st = f ? zone_rows(f, path, q, &keep[p], &skip, err) : TIDE_ERR_IO;
+      tide_free(path);
+      if (st != TIDE_OK) {
+        tide_colfile_close(f);
+        goto done;
+      }
+      if (skip) {
+        tide_colfile_close(f);
+        continue;
+      }
+      size_t k = 0;
+      while (k < nc && strcmp(names[k], q->col)) k++;
+      if (k < nc)
+        open[p][k] = f; /* the table takes it over */
+      else
+        tide_colfile_close(f);
+    }
+    in[nin].date = parts[p].date;
+    in[nin].rows = defs[p].rows;
+    in[nin].files = (const char *const *)files[p];
+    in[nin].open = open[p];
+    in[nin].keep = keep[p];
+    nin++;
+  }
+  if (nin == 0) {
+    res = empty_with_date(nc, names, types, err); /* every date pruned by its zone map */
     goto done;
   }
-  tide_table_t *m = nt == 1 ? tide_table_retain(ts[0]) : tide_merge(ts, nt, err);
-  if (!m) {
-    if (err) {
-      char msg[sizeof err->msg];
-      snprintf(msg, sizeof msg, "%s", err->msg);
-      tide_error_set(err, err->status,
-                     "%s: %s.%s: the partitions do not have the same columns (%s)", op, ns,
-                     table, msg);
-    }
-    goto done;
-  }
+  lazy = tide__hist_table(label, in, nin, nc, names, types, err);
+  if (!lazy) goto done;
   if (q && q->col) {
     char filt[512];
     int k = snprintf(filt, sizeof filt, "!isNull(%s)", q->col);
@@ -782,15 +742,52 @@ tide_table_t *tide_historical_query(const char *db, const char *ns, const char *
     if (isfinite(q->hi)) k += snprintf(filt + k, sizeof filt - k, " && %s <= %.17g", q->col, q->hi);
     if (q->lo == INFINITY || q->hi == -INFINITY)
       snprintf(filt + k, sizeof filt - k, " && false");
-    res = tide_where(m, filt, err);
-    tide_table_free(m);
+    res = tide_where(lazy, filt, err);
   } else {
-    res = m;
+    res = tide_table_retain(lazy);
   }
+  goto done;
+mismatch:
+  tide_error_set(err, TIDE_ERR_INVALID,
+                 "%s: %s.%s: the partitions do not have the same columns ('%s' and '%s')", op, ns,
+                 table, parts[0].path, parts[nin < np ? np - 1 : 0].path);
+  for (size_t p = 1; p < np; p++) {
+    bool same = defs[p].nc == defs[0].nc;
+    for (size_t c = 0; same && c < defs[0].nc; c++) {
+      int x = tdef_col(&defs[p], defs[0].names[c]);
+      same = x >= 0 && defs[p].types[x] == defs[0].types[c];
+    }
+    if (!same) {
+      tide_error_set(err, TIDE_ERR_INVALID,
+                     "%s: %s.%s: the partitions do not have the same columns ('%s' and '%s')", op,
+                     ns, table, parts[0].path, parts[p].path);
+      break;
+    }
+  }
+  goto done;
+oom:
+  tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
 done:
-  for (size_t i = 0; i < nt; i++) tide_table_free(ts[i]);
-  tide_free(ts);
-  tide_symtab_release(dates);
+  tide_table_free(lazy);
+  for (size_t p = 0; p < np; p++) {
+    if (files && files[p]) {
+      for (size_t k = 0; k < nc; k++) tide_free(files[p][k]);
+      tide_free(files[p]);
+    }
+    if (open && open[p]) {
+      for (size_t k = 0; k < nc; k++) tide_colfile_close(open[p][k]);
+      tide_free(open[p]);
+    }
+    if (keep) tide_rowset_free(keep[p]);
+    if (defs) tdef_free(&defs[p]);
+  }
+  tide_free(defs);
+  tide_free(in);
+  tide_free(files);
+  tide_free(open);
+  tide_free(keep);
+  tide_free(names);
+  tide_free(types);
   tide_historical_parts_free(parts, np);
   return res;
 }

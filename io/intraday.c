@@ -782,6 +782,399 @@ tide_table_t *tide_intraday_read(const char *db, const char *ns, const char *tab
   return tide_intraday_read_from(db, ns, table, date, 0, NULL, err);
 }
 
+/* ------------------------------------------------------- tail reader */
+
+struct tide__itail_s {
+  char *dir;
+  schema s;
+  char log_path[4352];
+  int log_fd;
+  dev_t log_dev;
+  ino_t log_ino;
+  int *dat_fd, *heap_fd;
+  char **dat_path, **heap_path;
+  uint64_t nrec, rows;          /* records and rows consumed */
+  uint64_t *dat_end, *heap_end; /* committed sizes consumed */
+  tide_symtab_t **dict;         /* SYMBOL columns: the dictionary read so far */
+  uint64_t *dict_end;           /* heap bytes parsed into dict (may pass heap_end
+                                 * after a poll that failed in a later column) */
+  uint64_t bytes_read;
+  tide_status sticky;           /* a damaged dictionary: every poll fails */
+  char sticky_msg[512];
+};
+
+size_t tide__itail_ncols(const tide__itail_t *t) { return t->s.ncols; }
+const char *tide__itail_col_name(const tide__itail_t *t, size_t c) {
+  return c < t->s.ncols ? t->s.names[c] : NULL;
+}
+tide_type_t tide__itail_col_type(const tide__itail_t *t, size_t c) {
+  return c < t->s.ncols ? t->s.types[c] : TIDE_TYPE_COUNT;
+}
+uint64_t tide__itail_rows(const tide__itail_t *t) { return t->rows; }
+uint64_t tide__itail_bytes_read(const tide__itail_t *t) { return t->bytes_read; }
+
+void tide__itail_close(tide__itail_t *t) {
+  if (!t) return;
+  for (size_t c = 0; c < t->s.ncols; c++) {
+    if (t->dat_fd && t->dat_fd[c] >= 0) close(t->dat_fd[c]);
+    if (t->heap_fd && t->heap_fd[c] >= 0) close(t->heap_fd[c]);
+    if (t->dat_path) tide_free(t->dat_path[c]);
+    if (t->heap_path) tide_free(t->heap_path[c]);
+    if (t->dict) tide_symtab_release(t->dict[c]);
+  }
+  if (t->log_fd >= 0) close(t->log_fd);
+  tide_free(t->dat_fd);
+  tide_free(t->heap_fd);
+  tide_free(t->dat_path);
+  tide_free(t->heap_path);
+  tide_free(t->dat_end);
+  tide_free(t->heap_end);
+  tide_free(t->dict);
+  tide_free(t->dict_end);
+  schema_free(&t->s);
+  tide_free(t->dir);
+  tide_free(t);
+}
+
+tide__itail_t *tide__itail_open(const char *db, const char *ns, const char *table,
+                                const char *date, tide_error *err) {
+  tide_error local;
+  if (!err) err = &local;
+  char *dir = part_dir(db, ns, table, date, err);
+  if (!dir) return NULL;
+  tide__itail_t *t = tide_calloc(1, sizeof *t);
+  if (!t) {
+    tide_free(dir);
+    tide_error_set(err, TIDE_ERR_NOMEM, "intraday: out of memory");
+    return NULL;
+  }
+  t->dir = dir;
+  t->log_fd = -1;
+  tide_status st = schema_read(dir, &t->s, err);
+  if (st != TIDE_OK) {
+    if (st == TIDE_ERR_NOT_FOUND)
+      tide_error_set(err, TIDE_ERR_NOT_FOUND, "intraday: no partition %s (nothing written yet)",
+                     dir);
+    tide__itail_close(t);
+    return NULL;
+  }
+  const size_t nc = t->s.ncols;
+  t->dat_fd = tide_malloc((nc ? nc : 1) * sizeof *t->dat_fd);
+  t->heap_fd = tide_malloc((nc ? nc : 1) * sizeof *t->heap_fd);
+  t->dat_path = tide_calloc(nc ? nc : 1, sizeof *t->dat_path);
+  t->heap_path = tide_calloc(nc ? nc : 1, sizeof *t->heap_path);
+  t->dat_end = tide_calloc(nc ? nc : 1, sizeof *t->dat_end);
+  t->heap_end = tide_calloc(nc ? nc : 1, sizeof *t->heap_end);
+  t->dict = tide_calloc(nc ? nc : 1, sizeof *t->dict);
+  t->dict_end = tide_calloc(nc ? nc : 1, sizeof *t->dict_end);
+  if (!t->dat_fd || !t->heap_fd || !t->dat_path || !t->heap_path || !t->dat_end ||
+      !t->heap_end || !t->dict || !t->dict_end)
+    goto oom;
+  for (size_t c = 0; c < nc; c++) t->dat_fd[c] = t->heap_fd[c] = -1;
+  /* the log first: a partition whose schema exists but whose appender has
+   * not opened its files yet has no log and is empty */
+  snprintf(t->log_path, sizeof t->log_path, "%s/" LOG_FILE, dir);
+  t->log_fd = open(t->log_path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (t->log_fd < 0 || fstat(t->log_fd, &sb) != 0) {
+    tide_error_set(err, errno == ENOENT ? TIDE_ERR_NOT_FOUND : TIDE_ERR_IO,
+                   "%s: cannot open: %s%s", t->log_path, strerror(errno),
+                   errno == ENOENT ? " (the partition's appender has not opened it yet)" : "");
+    tide__itail_close(t);
+    return NULL;
+  }
+  t->log_dev = sb.st_dev;
+  t->log_ino = sb.st_ino;
+  char path[4352];
+  for (size_t c = 0; c < nc; c++) {
+    t->dat_fd[c] = open_col(dir, t->s.names[c], "dat", O_RDONLY, path, sizeof path, err);
+    if (t->dat_fd[c] < 0) goto fail;
+    if (!(t->dat_path[c] = tide_strdup(path))) goto oom;
+    if (has_heap(t->s.types[c])) {
+      t->heap_fd[c] = open_col(dir, t->s.names[c], "heap", O_RDONLY, path, sizeof path, err);
+      if (t->heap_fd[c] < 0) goto fail;
+      if (!(t->heap_path[c] = tide_strdup(path))) goto oom;
+    }
+    if (t->s.types[c] == TIDE_SYMBOL && !(t->dict[c] = tide_symtab_create())) goto oom;
+  }
+  return t;
+oom:
+  tide_error_set(err, TIDE_ERR_NOMEM, "intraday: out of memory opening %s", dir);
+fail:
+  tide__itail_close(t);
+  return NULL;
+}
+
+/* New records of the log after t's place: *nb complete valid records in
+ * recs (nb * R bytes, caller frees). A partial or all-zero last record is
+ * not counted; a full last record with a bad checksum sets *tail_bad. */
+static tide_status itail_load(tide__itail_t *t, uint8_t **recs, uint64_t *nb, bool *tail_bad,
+                              tide_error *err) {
+  const size_t nc = t->s.ncols, R = rec_size(nc);
+  *recs = NULL;
+  *nb = 0;
+  *tail_bad = false;
+  struct stat sb;
+  if (fstat(t->log_fd, &sb) != 0)
+    return tide_error_set(err, TIDE_ERR_IO, "%s: cannot stat: %s", t->log_path, strerror(errno));
+  const uint64_t off = t->nrec * R, size = (uint64_t)sb.st_size;
+  if (size < off)
+    return tide_error_set(err, TIDE_ERR_CORRUPT,
+                          "%s: holds %llu bytes; its %" PRIu64
+                          " commits already read need %" PRIu64
+                          " (the file was truncated: committed rows are lost)",
+                          t->log_path, (unsigned long long)size, t->nrec, off);
+  uint64_t n = (size - off) / R;
+  if (!n) return TIDE_OK;
+  uint8_t *buf = tide_malloc(n * R);
+  if (!buf) return tide_error_set(err, TIDE_ERR_NOMEM, "intraday: out of memory reading %s",
+                                  t->log_path);
+  if (!read_full(t->log_fd, buf, n * R, off)) {
+    int e = errno;
+    tide_free(buf);
+    return tide_error_set(err, e ? TIDE_ERR_IO : TIDE_ERR_CORRUPT, "%s: read failed: %s",
+                          t->log_path, e ? strerror(e) : "the file shrank while being read");
+  }
+  t->bytes_read += n * R;
+  uint64_t rows = t->rows, good = 0;
+  tide_status st = TIDE_OK;
+  for (uint64_t i = 0; i < n; i++) {
+    const uint8_t *p = buf + i * R;
+    const uint64_t rec = t->nrec + i;
+    bool last = i + 1 == n;
+    if (get64(p + R - 8) != tide__checksum64(p, R - 8) || memcmp(p, REC_MAGIC, 8) != 0) {
+      bool zero = true;
+      for (size_t k = 0; k < R && zero; k++) zero = p[k] == 0;
+      if (last && zero) break; /* space allocated, never written: not a commit */
+      *tail_bad = last;
+      st = tide_error_set(err, TIDE_ERR_CORRUPT,
+                          "%s: commit record %" PRIu64 " of %" PRIu64
+                          ": checksum mismatch (the file is damaged)",
+                          t->log_path, rec, t->nrec + n);
+      break;
+    }
+    uint64_t before = get64(p + 16), after = get64(p + 24);
+    bool bad = get64(p + 8) != rec || before != rows || after < before || get32(p + 32) != nc;
+    for (size_t c = 0; c < nc && !bad; c++) {
+      const uint8_t *q = p + 40 + 32 * c;
+      uint64_t dat_end = get64(q), heap_end = get64(q + 8);
+      uint64_t prev_heap = i ? get64(p - R + 40 + 32 * c + 8) : t->heap_end[c];
+      size_t w = dat_width(t->s.types[c]);
+      bad = dat_end / w != after || dat_end % w != 0 || heap_end < prev_heap ||
+            (!has_heap(t->s.types[c]) && heap_end != 0);
+    }
+    if (bad) {
+      st = tide_error_set(err, TIDE_ERR_CORRUPT,
+                          "%s: commit record %" PRIu64 " is inconsistent with the ones before it",
+                          t->log_path, rec);
+      break;
+    }
+    rows = after;
+    good = i + 1;
+  }
+  if (st != TIDE_OK || !good) {
+    tide_free(buf);
+    return st;
+  }
+  *recs = buf;
+  *nb = good;
+  return TIDE_OK;
+}
+
+/* Read bytes [lo, hi) of one column file and verify the nb batches that
+ * the records add to it (heap: the heap file's sums). */
+static tide_status itail_read_file(tide__itail_t *t, int fd, const char *path, size_t c,
+                                   bool heap, const uint8_t *recs, uint64_t nb, uint64_t lo,
+                                   uint64_t hi, uint8_t *buf, tide_error *err) {
+  const size_t R = rec_size(t->s.ncols);
+  if (hi > lo && !read_full(fd, buf, hi - lo, lo)) {
+    if (errno)
+      return tide_error_set(err, TIDE_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    struct stat sb;
+    uint64_t have = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    uint64_t b = 0, rows0 = t->rows;
+    for (; b + 1 < nb; b++) {
+      const uint8_t *q = recs + b * R + 40 + 32 * c;
+      if ((heap ? get64(q + 8) : get64(q)) > have) break;
+      rows0 = get64(recs + b * R + 24);
+    }
+    return tide_error_set(err, TIDE_ERR_CORRUPT,
+                          "%s: holds %llu bytes; commit batch %" PRIu64 " (rows %" PRIu64
+                          "..%" PRIu64 ") needs %llu (the file was truncated)",
+                          path, (unsigned long long)have, t->nrec + b, rows0,
+                          get64(recs + b * R + 24) - 1, (unsigned long long)hi);
+  }
+  t->bytes_read += hi - lo;
+  uint64_t start = lo;
+  for (uint64_t b = 0; b < nb; b++) {
+    const uint8_t *p = recs + b * R, *q = p + 40 + 32 * c;
+    uint64_t end = heap ? get64(q + 8) : get64(q);
+    if (get64(q + (heap ? 24 : 16)) != tide__checksum64(buf + (start - lo), end - start)) {
+      uint64_t r0 = get64(p + 16), r1 = get64(p + 24);
+      return tide_error_set(err, TIDE_ERR_CORRUPT,
+                            "%s: commit batch %" PRIu64 " (rows %" PRIu64 "..%" PRIu64
+                            "): checksum mismatch (the file is damaged)",
+                            path, t->nrec + b, r0, r1 ? r1 - 1 : 0);
+    }
+    start = end;
+  }
+  return TIDE_OK;
+}
+
+tide_status tide__itail_poll(tide__itail_t *t, tide_table_t **out, uint64_t *first,
+                             tide_error *err) {
+  tide_error local;
+  if (!err) err = &local;
+  *out = NULL;
+  *first = t->rows;
+  if (t->sticky != TIDE_OK) return tide_error_set(err, t->sticky, "%s", t->sticky_msg);
+  /* the partition must still be the one opened (not deleted or replaced) */
+  struct stat sb;
+  if (stat(t->log_path, &sb) != 0) {
+    if (errno != ENOENT)
+      return tide_error_set(err, TIDE_ERR_IO, "%s: cannot stat: %s", t->log_path,
+                            strerror(errno));
+    return tide_error_set(err, TIDE_ERR_STATE,
+                          "%s: removed since the tail reader opened it (the partition was "
+                          "deleted)",
+                          t->log_path);
+  }
+  if (sb.st_dev != t->log_dev || sb.st_ino != t->log_ino)
+    return tide_error_set(err, TIDE_ERR_STATE,
+                          "%s: replaced since the tail reader opened it (the partition was "
+                          "deleted and written again)",
+                          t->log_path);
+  const size_t nc = t->s.ncols, R = rec_size(nc);
+  /* no new complete record (a shorter file is reported by itail_load) */
+  if ((uint64_t)sb.st_size >= t->nrec * R && (uint64_t)sb.st_size < t->nrec * R + R)
+    return TIDE_OK;
+  uint8_t *recs = NULL;
+  uint64_t nb = 0;
+  for (int attempt = 0;; attempt++) {
+    bool tail_bad;
+    tide_status st = itail_load(t, &recs, &nb, &tail_bad, err);
+    if (st == TIDE_OK) break;
+    if (!tail_bad || attempt == 8) return st;
+    /* a commit record being written: look again */
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (!nb) return TIDE_OK;
+  const uint8_t *lastrec = recs + (nb - 1) * R;
+  const uint64_t total = get64(lastrec + 24), n = total - t->rows;
+  tide_source_t **srcs = tide_calloc(nc ? nc : 1, sizeof *srcs);
+  uint64_t *new_heap = tide_calloc(nc ? nc : 1, sizeof *new_heap);
+  uint8_t *dat = NULL, *own = NULL, *heap = NULL;
+  tide_table_t *res = NULL;
+  tide_status st = TIDE_OK;
+  if (!srcs || !new_heap) goto oom;
+  for (size_t c = 0; c < nc; c++) {
+    const tide_type_t ty = t->s.types[c];
+    const size_t dw = dat_width(ty);
+    const uint8_t *q = lastrec + 40 + 32 * c;
+    const uint64_t dhi = get64(q), hlo = t->heap_end[c], hhi = get64(q + 8);
+    new_heap[c] = hhi;
+    if (!(srcs[c] = tide_source_flat_create(ty, n, err))) goto fail;
+    bool direct = ty != TIDE_STRING;
+    dat = direct ? tide_source_flat_data(srcs[c]) : (own = tide_malloc(n * dw + 1));
+    if (!dat) goto oom;
+    st = itail_read_file(t, t->dat_fd[c], t->dat_path[c], c, false, recs, nb, t->dat_end[c], dhi,
+                         dat, err);
+    if (st != TIDE_OK) goto fail;
+    if (has_heap(ty)) {
+      heap = tide_malloc(hhi - hlo + 1);
+      if (!heap) goto oom;
+      st = itail_read_file(t, t->heap_fd[c], t->heap_path[c], c, true, recs, nb, hlo, hhi, heap,
+                           err);
+      if (st != TIDE_OK) goto fail;
+    }
+    if (ty == TIDE_STRING) {
+      const char **o = tide_source_flat_data(srcs[c]);
+      uint64_t prev = hlo;
+      for (uint64_t r = 0; r < n; r++) {
+        uint64_t v = get64(dat + r * 8), end = v & ~STR_NULL_BIT;
+        if (end < prev || end > hhi || ((v & STR_NULL_BIT) && end != prev)) {
+          st = tide_error_set(err, TIDE_ERR_CORRUPT,
+                              "%s: row %" PRIu64 ": bad string offset (damaged)", t->dat_path[c],
+                              t->rows + r);
+          goto fail;
+        }
+        if (v & STR_NULL_BIT) {
+          o[r] = NULL;
+        } else if (!(o[r] = tide_source_flat_store_string(srcs[c], (const char *)heap +
+                                                                      (prev - hlo),
+                                                          end - prev))) {
+          goto oom;
+        }
+        prev = end;
+      }
+    } else if (ty == TIDE_SYMBOL) {
+      /* the new dictionary entries (whole entries per verified batch);
+       * an earlier poll that failed in a later column may have parsed
+       * some of them already */
+      uint64_t from = TIDE_MAX(hlo, t->dict_end[c]);
+      if (from < hhi) {
+        st = parse_dict(heap + (from - hlo), hhi - from, t->dict[c], t->heap_path[c], err);
+        if (st != TIDE_OK) {
+          /* the dictionary may hold part of the damage: no later poll can
+           * trust it */
+          t->sticky = st;
+          snprintf(t->sticky_msg, sizeof t->sticky_msg, "%s", err->msg);
+          goto fail;
+        }
+        t->dict_end[c] = hhi;
+      }
+      const int32_t *codes = (const int32_t *)dat;
+      const int64_t nd = (int64_t)tide_symtab_size(t->dict[c]);
+      int32_t lo = 0, hi = -1;
+      for (uint64_t r = 0; r < n; r++) {
+        lo = codes[r] < lo ? codes[r] : lo;
+        hi = codes[r] > hi ? codes[r] : hi;
+      }
+      if (lo < -1 || hi >= nd) {
+        uint64_t r = 0;
+        while (codes[r] >= -1 && codes[r] < nd) r++;
+        st = tide_error_set(err, TIDE_ERR_CORRUPT,
+                            "%s: row %" PRIu64 ": symbol code %d outside the dictionary (damaged)",
+                            t->dat_path[c], t->rows + r, codes[r]);
+        goto fail;
+      }
+      tide__source_set_symtab(srcs[c], t->dict[c]);
+    }
+    tide_free(own);
+    tide_free(heap);
+    own = heap = NULL;
+  }
+  {
+    tide_rowset_t *rs = n ? tide_rowset_create_range(0, n - 1) : tide_rowset_create();
+    if (!rs) goto oom;
+    res = tide_table_create(rs, nc, (const char *const *)t->s.names, srcs, err);
+    tide_rowset_free(rs);
+    if (!res) goto fail;
+  }
+  /* consumed */
+  for (size_t c = 0; c < nc; c++) {
+    t->dat_end[c] = get64(lastrec + 40 + 32 * c);
+    t->heap_end[c] = new_heap[c];
+  }
+  t->nrec += nb;
+  t->rows = total;
+  *out = res;
+  goto done;
+oom:
+  st = tide_error_set(err, TIDE_ERR_NOMEM, "intraday: out of memory reading %s", t->dir);
+fail:
+  if (st == TIDE_OK) st = err->status ? err->status : TIDE_ERR_NOMEM;
+done:
+  for (size_t c = 0; srcs && c < nc; c++) tide_source_release(srcs[c]);
+  tide_free(srcs);
+  tide_free(new_heap);
+  tide_free(own);
+  tide_free(heap);
+  tide_free(recs);
+  return st;
+}
+
 /* ---------------------------------------------------------- appender */
 
 typedef struct buf_t {

@@ -20,10 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/io_int.h"
 #include "testutil.h"
+#include "tide/historical.h"
 #include "tide/intraday.h"
 #include "tide/io.h"
 #include "tide/ops.h"
+#include "tide/tabletypes.h"
 
 static char g_db[256];
 
@@ -652,6 +655,29 @@ static void test_oom(void) {
 
 /* -------------------------------------------------------- live_table */
 
+/* live_table's rows without its Date column, which must hold `date` in
+ * every row. A new reference, NULL (and a failed check) otherwise. */
+static tide_table_t *live_data(tide_table_t *lt, const char *date) {
+  tide_error err;
+  uint64_t n = tide_table_size(lt);
+  for (uint64_t r = 0; r < n; r += 1 + n / 50) {
+    const char *d = tu_cell(lt, "Date", r);
+    CHECK_MSG(d && !strcmp(d, date), "Date of row %llu is %s, not %s", (unsigned long long)r,
+              d ? d : "null", date);
+  }
+  const char *drop[] = {"Date"};
+  tide_table_t *t = tide_drop_columns(lt, drop, 1, &err);
+  CHECK_OK_PTR(t, err);
+  return t;
+}
+
+#define CHECK_LIVE_ROWS(lt, start, n)                  \
+  do {                                                 \
+    tide_table_t *d_ = live_data((lt), "2026-01-02");  \
+    CHECK_ROWS(d_, (start), (n));                      \
+    tide_table_free(d_);                               \
+  } while (0)
+
 typedef struct live_seen {
   int updates;
   uint64_t added_first, added_n;
@@ -694,7 +720,9 @@ static void test_live(void) {
     return;
   }
   CHECK(tide_table_kind(lt) == TIDE_KIND_APPEND_ONLY);
-  CHECK_ROWS(lt, 0, 100);
+  CHECK(tide_table_ncols(lt) == NC + 1 && !strcmp(tide_table_col_name(lt, 0), "Date") &&
+        tide_table_col_type(lt, 0) == TIDE_SYMBOL);
+  CHECK_LIVE_ROWS(lt, 0, 100);
   live_seen seen = {0};
   CHECK(tide_table_listen(lt, live_listener, &seen, &err) != NULL);
   /* a derived table ticks with it */
@@ -728,7 +756,7 @@ static void test_live(void) {
     else
       CHECK(seen.updates == 0);
     if (cyc % 10 == 9 || cyc == cycles - 1) {
-      CHECK_ROWS(lt, 0, committed);
+      CHECK_LIVE_ROWS(lt, 0, committed);
       CHECK(even && tide_table_size(even) == (committed + 1) / 2);
     }
   }
@@ -738,6 +766,537 @@ static void test_live(void) {
   tide_table_free(even);
   tide_table_free(lt);
   tide_graph_free(g);
+}
+
+/* live_table over many small commits, compared after every cycle with a
+ * full tide_intraday_read; and the tail reader's cost: a poll reads only
+ * the new commit records and the bytes they added, however large the
+ * partition already is. */
+static void test_live_tail(void) {
+  tide_error err;
+  tide_graph_t *g = tide_graph_create(&err);
+  CHECK_OK_PTR(g, err);
+  tide_appender_t *a = tide_appender_open(g_db, "ns", "tail", "2026-01-02", NC, NAMES, TYPES,
+                                          &err);
+  CHECK_OK_PTR(a, err);
+  if (!g || !a) {
+    tide_appender_close(a);
+    tide_graph_free(g);
+    return;
+  }
+  CHECK_OK(append_range(a, 0, 7, &err), err);
+  CHECK_OK(tide_appender_commit(a, &err), err);
+  tide_table_t *lt = tide_live_table(g, g_db, "ns", "tail", "2026-01-02", &err);
+  CHECK_OK_PTR(lt, err);
+  /* a second tail reader, polled by hand, for the byte counts */
+  tide__itail_t *tail = tide__itail_open(g_db, "ns", "tail", "2026-01-02", &err);
+  CHECK_OK_PTR(tail, err);
+  if (!lt || !tail) {
+    tide__itail_close(tail);
+    tide_table_free(lt);
+    tide_appender_close(a);
+    tide_graph_free(g);
+    return;
+  }
+  tide_table_t *first = NULL;
+  uint64_t at = 99;
+  CHECK_OK(tide__itail_poll(tail, &first, &at, &err), err);
+  CHECK(first && at == 0 && tide_table_size(first) == 7);
+  tide_table_free(first);
+  tu_rng rng = {tu_seed(11)};
+  uint64_t committed = 7, commits = 1, compared = 0, max_poll_bytes = 0;
+  const uint64_t R = 48 + 32 * NC;
+  const int cycles = 100;
+  for (int cyc = 0; cyc < cycles; cyc++) {
+    /* 0..4 commits of 1..40 rows between two cycles */
+    int k = (int)tu_below(&rng, 5);
+    uint64_t cyc_rows = 0;
+    for (int j = 0; j < k; j++) {
+      uint64_t m = 1 + tu_below(&rng, 40);
+      CHECK_OK(append_range(a, committed, m, &err), err);
+      CHECK_OK(tide_appender_commit(a, &err), err);
+      committed += m;
+      cyc_rows += m;
+      commits++;
+    }
+    CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+    /* against an independent full read of the partition */
+    tide_table_t *want = tide_intraday_read(g_db, "ns", "tail", "2026-01-02", &err);
+    CHECK_OK_PTR(want, err);
+    tide_table_t *have = live_data(lt, "2026-01-02");
+    if (want && have) {
+      char m_[1024];
+      bool ok = tide_table_size(want) == committed && tu_table_equal(have, want, 0, m_, sizeof m_);
+      CHECK_MSG(ok, "cycle %d (%llu rows): %s", cyc, (unsigned long long)committed,
+                tide_table_size(want) == committed ? m_ : "row count");
+      compared += committed;
+    }
+    tide_table_free(want);
+    tide_table_free(have);
+    /* the hand-polled tail: bytes read follow the new commits only */
+    uint64_t b0 = tide__itail_bytes_read(tail);
+    tide_table_t *got = NULL;
+    CHECK_OK(tide__itail_poll(tail, &got, &at, &err), err);
+    uint64_t read = tide__itail_bytes_read(tail) - b0;
+    /* per row at most 42 data bytes + ~22 string/dictionary bytes */
+    uint64_t bound = (uint64_t)k * R + cyc_rows * 64 + 64;
+    CHECK_MSG(read <= bound, "cycle %d: a poll after %d commits of %llu rows read %llu bytes "
+              "(bound %llu; the partition holds %llu commits)", cyc, k,
+              (unsigned long long)cyc_rows, (unsigned long long)read, (unsigned long long)bound,
+              (unsigned long long)commits);
+    if (read > max_poll_bytes) max_poll_bytes = read;
+    CHECK(k ? got && tide_table_size(got) == cyc_rows && at == committed - cyc_rows : !got);
+    if (got) CHECK_ROWS(got, committed - cyc_rows, cyc_rows);
+    tide_table_free(got);
+  }
+  CHECK(tide__itail_rows(tail) == committed);
+  printf("live tail: %d cycles, %llu commits, %llu rows; %llu rows compared with full reads; "
+         "largest poll %llu bytes (the log alone is %llu)\n",
+         cycles, (unsigned long long)commits, (unsigned long long)committed,
+         (unsigned long long)compared, (unsigned long long)max_poll_bytes,
+         (unsigned long long)(commits * R));
+  tide__itail_close(tail);
+  tide_table_free(lt);
+  tide_appender_close(a);
+  tide_graph_free(g);
+}
+
+/* Write bytes at off of a file (creating it). */
+static void put_bytes(const char *p, uint64_t off, const void *b, size_t n) {
+  int fd = open(p, O_RDWR | O_CREAT, 0666);
+  if (fd < 0 || pwrite(fd, b, n, (off_t)off) != (ssize_t)n) abort();
+  close(fd);
+}
+
+/* The tail reader and live_table facing a torn, zeroed or corrupt last
+ * record, damaged or cut column data, a cut log and a removed partition. */
+static void test_tail_damage(void) {
+  tide_error err;
+  const uint64_t R = 48 + 32 * NC;
+  char logp[512], pxp[512];
+  part_file(logp, sizeof logp, "tdmg", "commit.log");
+  part_file(pxp, sizeof pxp, "tdmg", "Px.dat");
+  tide_appender_t *a = open_app("tdmg", &err);
+  CHECK_OK_PTR(a, err);
+  if (!a) return;
+  CHECK_OK(append_range(a, 0, 100, &err), err);
+  CHECK_OK(tide_appender_commit(a, &err), err);
+  CHECK_OK(append_range(a, 100, 50, &err), err);
+  CHECK_OK(tide_appender_commit(a, &err), err);
+  tide_appender_close(a);
+  /* keep the second record aside and cut it off: the partition has one
+   * commit, and its column files carry batch 1's bytes uncommitted */
+  uint8_t rec[48 + 32 * NC];
+  {
+    int fd = open(logp, O_RDWR);
+    CHECK(fd >= 0 && pread(fd, rec, R, (off_t)R) == (ssize_t)R && ftruncate(fd, (off_t)R) == 0);
+    close(fd);
+  }
+  tide_graph_t *g = tide_graph_create(&err);
+  tide__itail_t *t = tide__itail_open(g_db, "ns", "tdmg", "2026-01-02", &err);
+  tide_table_t *lt = g ? tide_live_table(g, g_db, "ns", "tdmg", "2026-01-02", &err) : NULL;
+  CHECK_OK_PTR(t, err);
+  CHECK_OK_PTR(lt, err);
+  if (!t || !lt || !g) {
+    tide__itail_close(t);
+    tide_table_free(lt);
+    tide_graph_free(g);
+    return;
+  }
+  tide_table_t *got = NULL;
+  uint64_t at = 0;
+  int checks = 0;
+  CHECK_OK(tide__itail_poll(t, &got, &at, &err), err);
+  CHECK(got && tide_table_size(got) == 100);
+  tide_table_free(got);
+  CHECK(tide_table_size(lt) == 100);
+  /* a torn record: every partial length is not a commit (no error) */
+  for (uint64_t part = 1; part < R; part += 1 + part / 4) {
+    put_bytes(logp, R, rec, part);
+    CHECK_OK(tide__itail_poll(t, &got, &at, &err), err);
+    CHECK_MSG(!got, "a record torn after %llu of %llu bytes was read", (unsigned long long)part,
+              (unsigned long long)R);
+    tide_table_free(got);
+    CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+    CHECK(tide_table_size(lt) == 100);
+    checks += 2;
+    int fd = open(logp, O_RDWR);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)R) == 0);
+    close(fd);
+  }
+  /* an all-zero record (space allocated, never written) */
+  {
+    uint8_t zero[48 + 32 * NC] = {0};
+    put_bytes(logp, R, zero, R);
+    CHECK_OK(tide__itail_poll(t, &got, &at, &err), err);
+    CHECK(!got);
+    checks++;
+  }
+  /* a corrupt last record: a clear error (after the re-reads), nothing
+   * consumed; repaired, it is read */
+  for (uint64_t off = 0; off < R; off += 37) {
+    uint8_t bad[48 + 32 * NC];
+    memcpy(bad, rec, R);
+    bad[off] ^= (uint8_t)(1u << (off % 8));
+    put_bytes(logp, R, bad, R);
+    tide_error_clear(&err);
+    tide_status st = tide__itail_poll(t, &got, &at, &err);
+    CHECK_MSG(st == TIDE_ERR_CORRUPT && !got && strstr(err.msg, "commit.log") &&
+                  (strstr(err.msg, "commit record 1") || strstr(err.msg, "inconsistent")),
+              "flipped byte %llu of the record: %s", (unsigned long long)off, err.msg);
+    checks++;
+  }
+  {
+    uint8_t bad[48 + 32 * NC];
+    memcpy(bad, rec, R);
+    bad[60] ^= 4;
+    put_bytes(logp, R, bad, R);
+    tide_error_clear(&err);
+    CHECK(tide_graph_run_cycles(g, 1, &err) != TIDE_OK && strstr(err.msg, "live_table('ns', "
+                                                                            "'tdmg')") &&
+          strstr(err.msg, "checksum mismatch"));
+    CHECK(tide_table_size(lt) == 100);
+  }
+  /* damaged column data of the new batch: the batch and file named */
+  put_bytes(logp, R, rec, R);
+  flip(pxp, 100 * 8 + 17, 0x10);
+  tide_error_clear(&err);
+  CHECK(tide__itail_poll(t, &got, &at, &err) == TIDE_ERR_CORRUPT && !got &&
+        strstr(err.msg, "Px.dat: commit batch 1 (rows 100..149): checksum mismatch"));
+  CHECK(tide_graph_run_cycles(g, 1, &err) != TIDE_OK && strstr(err.msg, "Px.dat"));
+  flip(pxp, 100 * 8 + 17, 0x10);
+  /* a column file cut below the new commit */
+  uint64_t pxsize = file_size(pxp);
+  {
+    int fd = open(pxp, O_RDWR);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)(120 * 8)) == 0);
+    close(fd);
+  }
+  tide_error_clear(&err);
+  CHECK(tide__itail_poll(t, &got, &at, &err) == TIDE_ERR_CORRUPT &&
+        strstr(err.msg, "the file was truncated") && strstr(err.msg, "Px.dat"));
+  checks += 3;
+  /* restored: both read the batch */
+  {
+    tide_table_t *rows = make_rows(100, 50);
+    const tide_source_t *px = tide_table_col_source(rows, 1);
+    double v[50];
+    tide_rowseq_t seq = {0, NULL, 0, 50};
+    tide_source_fill(px, &seq, v);
+    put_bytes(pxp, 100 * 8, v, sizeof v);
+    tide_table_free(rows);
+  }
+  CHECK(file_size(pxp) == pxsize);
+  CHECK_OK(tide__itail_poll(t, &got, &at, &err), err);
+  CHECK(got && at == 100 && tide_table_size(got) == 50);
+  if (got) CHECK_ROWS(got, 100, 50);
+  tide_table_free(got);
+  CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+  CHECK_LIVE_ROWS(lt, 0, 150);
+  /* the log cut below what was read: committed rows lost */
+  {
+    int fd = open(logp, O_RDWR);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)R) == 0);
+    close(fd);
+  }
+  tide_error_clear(&err);
+  CHECK(tide__itail_poll(t, &got, &at, &err) == TIDE_ERR_CORRUPT &&
+        strstr(err.msg, "committed rows are lost"));
+  put_bytes(logp, R, rec, R);
+  CHECK_OK(tide__itail_poll(t, &got, &at, &err), err);
+  CHECK(!got);
+  /* the partition removed (and the log replaced) */
+  {
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s.old", logp);
+    CHECK(rename(logp, moved) == 0);
+    tide_error_clear(&err);
+    CHECK(tide__itail_poll(t, &got, &at, &err) == TIDE_ERR_STATE && strstr(err.msg, "removed"));
+    copy_file(moved, logp);
+    tide_error_clear(&err);
+    CHECK(tide__itail_poll(t, &got, &at, &err) == TIDE_ERR_STATE && strstr(err.msg, "replaced"));
+    checks += 4;
+  }
+  tide__itail_close(t);
+  tide_table_free(lt);
+  tide_graph_free(g);
+  /* a poll that fails in a column after a SYMBOL column whose dictionary
+   * grew: once repaired, the next poll reads the new symbols right */
+  {
+    static const char *const dn[] = {"Sym", "Small"};
+    static const tide_type_t dt[] = {TIDE_SYMBOL, TIDE_I8};
+    const char *s0[] = {"a", "b", "a"}, *s1[] = {"c", "a", "d", "c"};
+    int8_t v0[] = {1, 2, 3}, v1[] = {4, 5, 6, 7};
+    const void *c0[] = {s0, v0}, *c1[] = {s1, v1};
+    tide_table_t *b0 = tu_table(3, 2, dn, dt, c0), *b1 = tu_table(4, 2, dn, dt, c1);
+    tide_appender_t *da = tide_appender_open(g_db, "ns", "tdict", "2026-01-02", 2, dn, dt, &err);
+    CHECK_OK_PTR(da, err);
+    if (da) {
+      CHECK_OK(tide_appender_append(da, b0, &err), err);
+      CHECK_OK(tide_appender_commit(da, &err), err);
+    }
+    tide__itail_t *dtl = tide__itail_open(g_db, "ns", "tdict", "2026-01-02", &err);
+    CHECK_OK_PTR(dtl, err);
+    if (da && dtl) {
+      CHECK_OK(tide__itail_poll(dtl, &got, &at, &err), err);
+      CHECK(got && tide_table_size(got) == 3);
+      tide_table_free(got);
+      CHECK_OK(tide_appender_append(da, b1, &err), err);
+      CHECK_OK(tide_appender_commit(da, &err), err);
+      char smp[512];
+      part_file(smp, sizeof smp, "tdict", "Small.dat");
+      flip(smp, 4, 0x01);
+      tide_error_clear(&err);
+      CHECK(tide__itail_poll(dtl, &got, &at, &err) == TIDE_ERR_CORRUPT && !got &&
+            strstr(err.msg, "Small.dat: commit batch 1 (rows 3..6)"));
+      flip(smp, 4, 0x01);
+      CHECK_OK(tide__itail_poll(dtl, &got, &at, &err), err);
+      CHECK_MSG(got && at == 3 && tide_table_size(got) == 4, "%s", err.msg);
+      if (got && tide_table_size(got) == 4) CHECK_TABLES(got, b1, 0);
+      tide_table_free(got);
+      checks += 4;
+    }
+    tide__itail_close(dtl);
+    tide_appender_close(da);
+    tide_table_free(b0);
+    tide_table_free(b1);
+  }
+  printf("tail damage: %d checks (torn, zeroed, corrupt records; damaged and cut data; cut and "
+         "replaced log; a retry after new symbols)\n", checks);
+}
+
+/* The lambda pipeline: merge([historical_table, live_table]) then update,
+ * agg_by and aj, ticking as the appenders commit; after every cycle the
+ * results equal the same queries over a static merge of the history and a
+ * full read of today's partition. */
+static const char *const LT_NAMES[] = {"Timestamp", "Sym", "Price", "Size"};
+static const tide_type_t LT_TYPES[] = {TIDE_TS, TIDE_SYMBOL, TIDE_F64, TIDE_I64};
+static const char *const LQ_NAMES[] = {"Timestamp", "Sym", "Bid", "Ask"};
+static const tide_type_t LQ_TYPES[] = {TIDE_TS, TIDE_SYMBOL, TIDE_F64, TIDE_F64};
+
+/* n trades (quotes) of day `day` (ns at midnight), row numbers row0.. of
+ * the day, 1 ms apart from 09:30. */
+static tide_table_t *lam_rows(bool quotes, uint64_t n, int64_t day, uint64_t row0, tu_rng *rng) {
+  int64_t *ts = malloc((n + 1) * 8), *size = malloc((n + 1) * 8);
+  double *a = malloc((n + 1) * 8), *b = malloc((n + 1) * 8);
+  const char **sym = malloc((n + 1) * sizeof *sym);
+  static const char *const syms[] = {"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"};
+  for (uint64_t i = 0; i < n; i++) {
+    ts[i] = day + INT64_C(34200000000000) + (int64_t)(row0 + i) * 1000000;
+    uint64_t s = tu_below(rng, 10);
+    sym[i] = syms[s];
+    a[i] = 10.0 * (double)(s + 1) + (double)tu_below(rng, 100) / 100;
+    b[i] = a[i] + 0.01 * (double)(1 + tu_below(rng, 5));
+    size[i] = (int64_t)(1 + tu_below(rng, 1000));
+  }
+  const void *cols[4] = {ts, sym, a, quotes ? (const void *)b : (const void *)size};
+  tide_table_t *t = tu_table(n, 4, quotes ? LQ_NAMES : LT_NAMES, quotes ? LQ_TYPES : LT_TYPES, cols);
+  free(ts), free(size), free(a), free(b), free(sym);
+  return t;
+}
+
+typedef struct lam_q {
+  tide_table_t *u, *agg, *vwap, *tq;
+} lam_q;
+
+static bool lam_build(tide_table_t *trades, tide_table_t *quotes, lam_q *q, tide_error *err) {
+  const char *f1[] = {"Notional = Price * Size"}, *f2[] = {"VWAP = Notional / Size"};
+  const char *by[] = {"Sym"}, *sc[] = {"Notional", "Size"};
+  tide_agg_spec_t sp = {TIDE_AGG_SUM, sc, 2, 0, NULL, false};
+  const char *on[] = {"Sym", "Timestamp >= Timestamp"}, *jn[] = {"Bid", "Ask"};
+  memset(q, 0, sizeof *q);
+  return (q->u = tide_update(trades, f1, 1, err)) && (q->agg = tide_agg_by(q->u, &sp, 1, by, 1, err)) &&
+         (q->vwap = tide_update(q->agg, f2, 1, err)) &&
+         (q->tq = tide_aj(trades, quotes, on, 2, jn, 2, err));
+}
+
+static void lam_free(lam_q *q) {
+  tide_table_free(q->tq);
+  tide_table_free(q->vwap);
+  tide_table_free(q->agg);
+  tide_table_free(q->u);
+}
+
+/* t's current rows as a static table without Date, sorted by `sort`
+ * when given. */
+static tide_table_t *lam_static(tide_table_t *t, const char *sort) {
+  tide_error err;
+  tide_table_t *s = tide_snapshot(t, &err), *d = NULL, *o = NULL;
+  const char *drop[] = {"Date"};
+  if (s) d = tide_table_col_index(s, "Date") >= 0 ? tide_drop_columns(s, drop, 1, &err)
+                                                  : tide_table_retain(s);
+  if (d) o = sort ? tide_sort(d, &sort, 1, &err) : tide_table_retain(d);
+  CHECK_OK_PTR(o, err);
+  tide_table_free(s);
+  tide_table_free(d);
+  return o;
+}
+
+typedef struct lam_seen {
+  uint64_t added, first_key, modified;
+  bool other; /* removed or shifted rows */
+} lam_seen;
+
+static void lam_listener(tide_table_t *t, const tide_update_t *u, void *ctx) {
+  lam_seen *s = ctx;
+  uint64_t n = u->added ? tide_rowset_size(u->added) : 0;
+  if (n && !s->added) s->first_key = tide_rowset_first(u->added);
+  s->added += n;
+  if (u->modified) s->modified += tide_rowset_size(u->modified);
+  if ((u->removed && !tide_rowset_is_empty(u->removed)) || u->nshifts) s->other = true;
+}
+
+static void test_lambda(void) {
+  tide_error err;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "mkdir -p '%s/Systems/lam/Partitions/0' '%s/Systems/lam/WritablePartitions' && ln -sfn "
+           "../Partitions/0 '%s/Systems/lam/WritablePartitions/0'",
+           g_db, g_db, g_db);
+  CHECK(system(cmd) == 0);
+  int64_t today;
+  CHECK(tide_ts_parse("2026-01-04", 10, &today));
+  const int64_t DAY = INT64_C(86400000000000);
+  const char *dates[] = {"2026-01-01", "2026-01-02", "2026-01-03"};
+  tu_rng rng = {tu_seed(21)};
+  uint64_t hist_rows = 0;
+  for (int d = 0; d < 3; d++)
+    for (int q = 0; q < 2; q++) {
+      uint64_t n = 1500 + tu_below(&rng, 1000);
+      tide_table_t *t = lam_rows(q, n, today - (3 - d) * DAY, 0, &rng);
+      CHECK_OK(tide_historical_write(g_db, "lam", q ? "quotes" : "trades", dates[d], t,
+                                     TIDE_CODEC_LZ4, &err), err);
+      if (!q) hist_rows += n;
+      tide_table_free(t);
+    }
+  tide_appender_t *at = tide_appender_open(g_db, "lam", "trades", "2026-01-04", 4, LT_NAMES,
+                                           LT_TYPES, &err);
+  tide_appender_t *aq = tide_appender_open(g_db, "lam", "quotes", "2026-01-04", 4, LQ_NAMES,
+                                           LQ_TYPES, &err);
+  CHECK_OK_PTR(at && aq ? at : NULL, err);
+  tide_graph_t *g = tide_graph_create(&err);
+  if (!at || !aq || !g) {
+    tide_appender_close(at);
+    tide_appender_close(aq);
+    tide_graph_free(g);
+    return;
+  }
+  uint64_t nt = 0, nq = 0;
+  tide_table_t *t0 = lam_rows(false, 50, today, 0, &rng), *q0 = lam_rows(true, 80, today, 0, &rng);
+  CHECK_OK(tide_appender_append(at, t0, &err), err);
+  CHECK_OK(tide_appender_append(aq, q0, &err), err);
+  CHECK_OK(tide_appender_commit(at, &err), err);
+  CHECK_OK(tide_appender_commit(aq, &err), err);
+  nt = 50, nq = 80;
+  tide_table_free(t0);
+  tide_table_free(q0);
+  tide_table_t *ht = tide_historical_table(g_db, "lam", "trades", &err);
+  tide_table_t *hq = tide_historical_table(g_db, "lam", "quotes", &err);
+  tide_table_t *lt = tide_live_table(g, g_db, "lam", "trades", "2026-01-04", &err);
+  tide_table_t *lq = tide_live_table(g, g_db, "lam", "quotes", "2026-01-04", &err);
+  tide_table_t *mt = NULL, *mq = NULL;
+  if (ht && hq && lt && lq) {
+    tide_table_t *p1[2] = {ht, lt}, *p2[2] = {hq, lq};
+    mt = tide_merge(p1, 2, &err);
+    mq = mt ? tide_merge(p2, 2, &err) : NULL;
+  }
+  CHECK_OK_PTR(mq, err);
+  lam_q tq = {0};
+  bool built = mq && lam_build(mt, mq, &tq, &err);
+  CHECK_MSG(built, "lambda pipeline: %s", err.msg);
+  lam_seen seen_m = {0}, seen_tq = {0};
+  int cycles = 0;
+  uint64_t compared = 0;
+  if (built) {
+    CHECK(tide_table_kind(mt) == TIDE_KIND_APPEND_ONLY &&
+          tide_table_kind(mq) == TIDE_KIND_APPEND_ONLY);
+    CHECK(tide_table_size(mt) == hist_rows + nt);
+    CHECK(tide_table_listen(mt, lam_listener, &seen_m, &err) != NULL);
+    CHECK(tide_table_listen(tq.tq, lam_listener, &seen_tq, &err) != NULL);
+    for (; cycles < 40; cycles++) {
+      uint64_t kt = tu_below(&rng, 4) ? tu_below(&rng, 300) : 0, kq = tu_below(&rng, 400);
+      if (kt) {
+        tide_table_t *r = lam_rows(false, kt, today, nt, &rng);
+        CHECK_OK(tide_appender_append(at, r, &err), err);
+        CHECK_OK(tide_appender_commit(at, &err), err);
+        tide_table_free(r);
+      }
+      if (kq) {
+        tide_table_t *r = lam_rows(true, kq, today, nq, &rng);
+        CHECK_OK(tide_appender_append(aq, r, &err), err);
+        CHECK_OK(tide_appender_commit(aq, &err), err);
+        tide_table_free(r);
+      }
+      seen_m = (lam_seen){0};
+      seen_tq = (lam_seen){0};
+      CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
+      /* the merge appends exactly today's new rows, in input 1's key slice */
+      CHECK_MSG(seen_m.added == kt && !seen_m.other && !seen_m.modified &&
+                    (!kt || seen_m.first_key == ((UINT64_C(1) << 40) | nt)),
+                "cycle %d: merge added %llu (first key %llx), %llu committed", cycles,
+                (unsigned long long)seen_m.added, (unsigned long long)seen_m.first_key,
+                (unsigned long long)kt);
+      /* the as-of join adds the new trades; new quotes may re-match
+       * today's trades (modifies), never history's */
+      CHECK(seen_tq.added == kt && !seen_tq.other && seen_tq.modified <= nt);
+      nt += kt;
+      nq += kq;
+      if (cycles % 8 != 7 && cycles != 39) continue;
+      /* against a static recompute */
+      tide_table_t *st = tide_intraday_read(g_db, "lam", "trades", "2026-01-04", &err);
+      tide_table_t *sq = tide_intraday_read(g_db, "lam", "quotes", "2026-01-04", &err);
+      tide_table_t *hts = lam_static(ht, NULL), *hqs = lam_static(hq, NULL);
+      lam_q ref = {0};
+      if (st && sq && hts && hqs) {
+        tide_table_t *p1[2] = {hts, st}, *p2[2] = {hqs, sq};
+        tide_table_t *rt = tide_merge(p1, 2, &err), *rq = tide_merge(p2, 2, &err);
+        CHECK(rt && rq && lam_build(rt, rq, &ref, &err));
+        tide_table_t *a = lam_static(tq.vwap, "Sym"), *b = ref.vwap ? lam_static(ref.vwap, "Sym") : NULL;
+        if (a && b) CHECK_TABLES(a, b, 1e-12);
+        tide_table_free(a);
+        tide_table_free(b);
+        a = lam_static(tq.tq, NULL);
+        b = ref.tq ? lam_static(ref.tq, NULL) : NULL;
+        if (a && b) CHECK_TABLES(a, b, 0);
+        compared += a ? tide_table_size(a) : 0;
+        tide_table_free(a);
+        tide_table_free(b);
+        lam_free(&ref);
+        tide_table_free(rt);
+        tide_table_free(rq);
+      }
+      tide_table_free(st);
+      tide_table_free(sq);
+      tide_table_free(hts);
+      tide_table_free(hqs);
+    }
+    /* Date: the history's dates, then today's */
+    tide_table_t *days = NULL;
+    const char *by[] = {"Date"};
+    tide_agg_spec_t cnt = {TIDE_AGG_COUNT, (const char *const[]){"N"}, 1, 0, NULL, false};
+    days = tide_agg_by(mt, &cnt, 1, by, 1, &err);
+    CHECK_OK_PTR(days, err);
+    if (days) {
+      CHECK(tide_table_size(days) == 4 && !strcmp(tu_cell(days, "Date", 3), "2026-01-04") &&
+            tu_cell_f64(days, "N", 3) == (double)nt);
+    }
+    tide_table_free(days);
+  }
+  printf("lambda: %llu history + %llu live trades, %llu + %llu live quotes over %d cycles; "
+         "%llu as-of joined rows compared with static recomputes\n",
+         (unsigned long long)hist_rows, (unsigned long long)nt,
+         (unsigned long long)(hq ? tide_table_size(hq) : 0), (unsigned long long)nq, cycles,
+         (unsigned long long)compared);
+  lam_free(&tq);
+  tide_table_free(mt);
+  tide_table_free(mq);
+  tide_table_free(lt);
+  tide_table_free(lq);
+  tide_table_free(ht);
+  tide_table_free(hq);
+  tide_graph_free(g);
+  tide_appender_close(at);
+  tide_appender_close(aq);
 }
 
 /* --------------------------------------------------- tide ingest (CLI) */
@@ -807,6 +1366,34 @@ static void test_cli(void) {
     if (of) fclose(of);
     CHECK_MSG(strstr(text, "7500\n1875\n"), "%s", text);
   }
+  /* the lambda pipeline from a script (the partitions test_lambda made),
+   * sleep() cycling the graph, and sleep()'s argument check */
+  {
+    tide_table_t *lt = tide_intraday_read(g_db, "lam", "trades", "2026-01-04", &err);
+    tide_table_t *h = tide_historical_table(g_db, "lam", "trades", &err);
+    uint64_t want = lt && h ? tide_table_size(lt) + tide_table_size(h) : 0;
+    tide_table_free(lt);
+    tide_table_free(h);
+    f = fopen(script, "w");
+    fprintf(f,
+            "t = merge([historical_table(\"lam\", \"trades\", db=\"%s\"), live_table(\"lam\", "
+            "\"trades\", db=\"%s\", date=\"2026-01-04\")])\n"
+            "d = t.agg_by([agg.count_(\"N\")], by=[\"Date\"])\n"
+            "sleep(0.05)\nprint(t.size)\nprint(d.size)\nsleep(-1)\n",
+            g_db, g_db);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s run %s > %s 2>&1", bin, script, out);
+    int rc3 = system(cmd);
+    FILE *of = fopen(out, "r");
+    char text[1024] = "", expect[64];
+    size_t n = of ? fread(text, 1, sizeof text - 1, of) : 0;
+    text[n] = '\0';
+    if (of) fclose(of);
+    snprintf(expect, sizeof expect, "%llu\n4\n", (unsigned long long)want);
+    CHECK_MSG(want && WIFEXITED(rc3) && WEXITSTATUS(rc3) == 1 && strstr(text, expect) &&
+                  strstr(text, ":6:") && strstr(text, "sleep(): seconds must be within"),
+              "%s", text);
+  }
   /* a second writer is refused */
   {
     tide_appender_t *a = tide_appender_open(g_db, "cli", "T", "2026-01-05", 0, NULL, NULL, &err);
@@ -837,9 +1424,10 @@ int main(void) {
   snprintf(g_db, sizeof g_db, "%s/tide-intraday-%ld", shm, (long)getpid());
   rm_rf(g_db);
   void (*tests[])(void) = {test_names, test_round_trip, test_one_writer, test_crash, test_damage,
-                           test_concurrent_read, test_oom, test_live, test_cli};
+                           test_concurrent_read, test_oom, test_live, test_live_tail,
+                           test_tail_damage, test_lambda, test_cli};
   const char *tnames[] = {"names", "round trip", "one writer", "crash", "damage", "concurrent",
-                          "oom", "live", "cli"};
+                          "oom", "live", "live tail", "tail damage", "lambda", "cli"};
   for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
     struct timespec t0, t1;
     clock_t c0 = clock();

@@ -86,12 +86,86 @@ void tide_historical_parts_free(tide_historical_part_t *parts, size_t n);
  * then stored order). Columns and types must agree across partitions. A
  * damaged partition gives an error naming its file. When no date is
  * selected the result is empty but keeps the columns (read from one
- * table.tdef). TIDE_ERR_NOT_FOUND when the table has no partition at all. */
+ * table.tdef). TIDE_ERR_NOT_FOUND when the table has no partition at all.
+ * The table is lazy (docs/STORAGE.md, "Historical store"): creation reads
+ * the selected partitions' table.tdef files and opens only SYMBOL column
+ * files (dictionaries) and a range filter's column (block index); column
+ * blocks are verified and decoded on first touch by the worker that scans
+ * them, so a `where` on Date reads no file and later reads touch only the
+ * selected dates. A file found missing or damaged at such a load (e.g.
+ * changed after creation) makes the operation that read it fail with
+ * TIDE_ERR_CORRUPT / TIDE_ERR_NOT_FOUND naming the file and block. The
+ * caller owns the returned reference (tide_table_free); NULL with err on
+ * failure. */
 tide_table_t *tide_historical_query(const char *db, const char *ns, const char *table,
                                     const tide_historical_query_t *q, tide_error *err);
 /* All dates: tide_historical_query(db, ns, table, NULL, err). */
 tide_table_t *tide_historical_table(const char *db, const char *ns, const char *table,
                                     tide_error *err);
+
+/* ------------------------------------------------ merge (io/merge.c) */
+
+/* Options of tide_merge_intraday. tide_merge_opts_init sets the defaults:
+ * no sort, keep the intraday data, codec LZ4. */
+typedef struct tide_merge_opts_t {
+  const char *const *sort_by; /* stable ascending sort by these columns */
+  size_t nsort;               /* 0: the intraday (commit) order */
+  bool delete_intraday;       /* delete the intraday partition once merged */
+  tide_codec_t codec;
+} tide_merge_opts_t;
+void tide_merge_opts_init(tide_merge_opts_t *o);
+
+/* What a merge did (filled on success; partition/path also on most
+ * errors once chosen). Plain data: no cleanup. */
+typedef struct tide_merge_result_t {
+  uint64_t rows;          /* rows of the historical partition */
+  char partition[256];    /* the <n> of WritablePartitions/<n> (or of
+                             Partitions/<n> for an earlier merge) */
+  char path[4096];        /* the table directory */
+  bool already_merged;    /* an earlier merge had written the same rows
+                             (order-independent checksums): nothing rewritten */
+  bool intraday_missing;  /* already merged and the intraday partition was
+                             already deleted */
+  bool intraday_deleted;  /* this call deleted the intraday partition */
+  double seconds;         /* whole call */
+  double t_read, t_sort, t_write, t_verify, t_delete; /* phases, seconds */
+} tide_merge_result_t;
+
+/* Merge the committed rows of the intraday partition (db, ns, table,
+ * date) into the historical store (docs/STORAGE.md, "Merge"):
+ *  1. lock the table's intraday directory (waiting for another merge of
+ *     the table) and take the partition's writer.lock (refused with
+ *     TIDE_ERR_STATE while an appender holds it: merge a finished day);
+ *  2. read the committed rows (every batch verified), optionally sort them
+ *     (stable, by opts->sort_by);
+ *  3. write the table directory under a hidden temporary name inside
+ *     WritablePartitions/<n>/<date>/ (<n> chosen as tide_historical_write
+ *     chooses it), every file and the directory fsync-ed;
+ *  4. re-read it and validate it against the intraday rows: row count,
+ *     columns, and per-column checksums of the values (order-dependent
+ *     against the written order; order-independent, per column and per
+ *     row, against the intraday read);
+ *  5. rename it to <table> (atomic; never over an existing one) and fsync
+ *     the date directory;
+ *  6. with opts->delete_intraday, only then delete the intraday partition
+ *     (renamed to a hidden name first, so it vanishes atomically).
+ * A crash at any point leaves either no visible partition (the intraday
+ * data intact) or the complete, valid one; hidden leftovers are removed by
+ * the next merge of the same table and date, which can always be re-run:
+ * a date already holding the table with the same rows (order-independent
+ * checksums) is success with out->already_merged (and the intraday data is
+ * deleted if asked); different rows are TIDE_ERR_STATE. Refused: bad
+ * names or date (TIDE_ERR_INVALID), no WritablePartitions
+ * (TIDE_ERR_NOT_FOUND), a missing intraday partition with nothing merged
+ * (TIDE_ERR_NOT_FOUND), an empty one (TIDE_ERR_INVALID), damaged intraday
+ * data (TIDE_ERR_CORRUPT: nothing is written), a column named Date.
+ * db NULL means "./tide-db"; opts NULL means the defaults; out may be
+ * NULL. Test hooks: TIDE_MERGE_CRASH_AT=N in the environment makes the
+ * process _exit(137) at step N; TIDE_MERGE_DAMAGE=COL flips a bit of the
+ * written COL.col before validation (see docs/STORAGE.md). */
+tide_status tide_merge_intraday(const char *db, const char *ns, const char *table,
+                                const char *date, const tide_merge_opts_t *opts,
+                                tide_merge_result_t *out, tide_error *err);
 
 #ifdef __cplusplus
 }

@@ -98,11 +98,18 @@ tide_table_t *tide_intraday_read_from(const char *db, const char *ns, const char
 
 /* live_table: an APPEND_ONLY ticking table of graph g tailing partition
  * (db, ns, table, date) (date NULL: today, UTC, fixed at creation). Its
- * initial content is the committed rows; every cycle in which commit.log
- * changed appends the rows committed since (row key = row number in the
- * partition); other cycles cost one stat. The partition must exist (its
- * schema gives the columns). Damage found by a cycle fails the table
- * (tide/graph.h) with the reader's message. One reference; NULL with err. */
+ * columns are `Date` (SYMBOL, the partition's date in every row, as in
+ * historical tables, so merge([historical_table, live_table]) lines up;
+ * omitted when the partition stores a column named Date), then the
+ * partition's. Its initial content is the committed rows; every cycle in
+ * which new commits arrived appends their rows (row key = row number in
+ * the partition), reading only those commits' records and the bytes they
+ * added (an open tail reader keeps its place; each commit's checksums are
+ * verified); other cycles cost one stat. The partition must exist (its
+ * schema gives the columns). Damage found by a cycle fails the cycle
+ * (tide/graph.h) with the reader's message, naming the file and commit;
+ * nothing is consumed, so a later cycle retries. One reference; NULL with
+ * err. */
 tide_table_t *tide_live_table(tide_graph_t *g, const char *db, const char *ns, const char *table,
                               const char *date, tide_error *err);
 

@@ -3,7 +3,7 @@
 # 512 MiB per node) with Debian's kernel and an initramfs holding busybox
 # and tide test binaries, run the tests there, and fail unless they pass.
 #
-#   tests/qemu/numa-guest.sh BUILD_DIR [TEST...]   (default: test_numa_place test_numa)
+#   tests/qemu/numa-guest.sh BUILD_DIR [TEST...]   (default: test_numa_place test_numa test_hist_numa)
 #
 # Needs qemu-system-x86, a kernel in /boot (linux-image-amd64) and
 # busybox-static; exits 77 (ctest: skipped) when one is missing.
@@ -12,7 +12,7 @@ set -euo pipefail
 build=${1:?usage: numa-guest.sh BUILD_DIR [TEST...]}
 shift
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(test_numa_place test_numa)
+[ ${#tests[@]} -gt 0 ] || tests=(test_numa_place test_numa test_hist_numa)
 qemu=$(command -v qemu-system-x86_64 || true)
 kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
 busybox=$(command -v busybox || true)
