@@ -248,7 +248,9 @@ struct tide_enode_s {
   /* Filter fast path `col op literal`: fast != 0, fcol is the COL node,
    * flit the literal in the comparison domain (otype: I64 for integer,
    * bool and timestamp columns against integer literals, F64 otherwise;
-   * SYMBOL codes; STRING). */
+   * SYMBOL codes; STRING). fast = 3: `symbol-expr op string literal`
+   * with an ordered op (the symbol side converted to strings): fcol is
+   * the symbol-typed node, compared once per distinct code of a chunk. */
   int fast;
   tide_enode_t *fcol;
   tide_evalue_t flit;

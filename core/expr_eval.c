@@ -717,8 +717,47 @@ static uint32_t select_cmp(tide_type_t stype, tide_type_t domain, int op, tide_e
 /* `col op literal` reads the column's storage directly; `expr op literal`
  * evaluates expr and compares its values without materializing the
  * literal or the boolean result. */
+/* Rows whose symbol's string compares with the literal (fast = 3): the
+ * result of a code is computed once per chunk (codes below 4096 are
+ * memoized, long runs of one code reuse the last result); codes outside
+ * the dictionary read as null strings, as TIDE_CV_SYM2STR gives them. */
+static uint32_t select_symcmp(const tide_symtab_t *st, int op, const char *lit,
+                              const int32_t *restrict codes, uint32_t n,
+                              uint32_t *restrict sel) {
+  enum { MEMO = 4096 };
+  const char *const *strs = st ? tide__symtab_strs(st) : NULL;
+  const uint32_t size = st ? tide_symtab_size(st) : 0;
+  const uint32_t msize = size < MEMO ? size : MEMO;
+  int8_t memo[MEMO];
+  memset(memo, -1, msize);
+  const int8_t nullr = cmp_result(op, str3(NULL, lit));
+  int32_t lastc = TIDE_NULL_SYMBOL;
+  int8_t lastr = nullr;
+  uint32_t k = 0;
+  for (uint32_t j = 0; j < n; j++) {
+    int32_t code = codes[j];
+    if (code != lastc) {
+      uint32_t u = (uint32_t)code;
+      if (u >= size) {
+        lastr = nullr;
+      } else if (u < msize) {
+        if (memo[u] < 0) memo[u] = cmp_result(op, str3(strs[u], lit));
+        lastr = memo[u];
+      } else {
+        lastr = cmp_result(op, str3(strs[u], lit));
+      }
+      lastc = code;
+    }
+    sel[k] = j;
+    k += lastr == 1;
+  }
+  return k;
+}
+
 static uint32_t filter_fast(ectx *c, const tide_enode_t *nd, uint32_t *restrict sel) {
   const tide_enode_t *x = nd->fcol;
+  if (nd->fast == 3)
+    return select_symcmp(x->symtab, nd->fop, nd->flit.s, ev(c, x), c->seq->n, sel);
   if (nd->fast == 1) {
     const void *raw = tide__source_get(c->cols[x->col], c->seq, RAWBUF(c));
     return select_cmp(x->coltype, nd->otype, nd->fop, nd->flit, raw, c->seq->n, sel);

@@ -1254,6 +1254,12 @@ static void mark_fast(tide_enode_t *n) {
     if (l->kind != TIDE_EN_LIT || !lit_usable(n, l)) continue;
     n->fop = side == 0 ? n->op : flip(n->op);
     n->flit = l->lit;
+    if (n->otype == TIDE_STRING && c->kind == TIDE_EN_CONV && c->op == TIDE_CV_SYM2STR) {
+      /* Date >= "2026-11-18" over a symbol: compare per code, not per row */
+      n->fast = 3;
+      n->fcol = c->args[0];
+      return;
+    }
     tide_enode_t *col = c;
     if (col->kind == TIDE_EN_CONV && col->op == TIDE_CV_I2D) col = col->args[0];
     tide_type_t ct = col->coltype;

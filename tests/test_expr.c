@@ -576,7 +576,7 @@ static void test_filters(void) {
                           "F <= 2.5",      "D >= 1",       "I > 2.5",      "Flag == true",
                           "T > '2020-01-01'", "Str == `a`", "Sym == `AAPL`", "`IBM` != Sym"};
     const char *slow[] = {"I > L", "Flag", "D > null", "Str > null", "isNull(I)"};
-    const char *fast2[] = {"Sym < `B`", "I + 1 > 3", "3 >= abs(L)", "Str.length() == 5",
+    const char *fast2[] = {"I + 1 > 3", "3 >= abs(L)", "Str.length() == 5",
                            "D * 2 < 1.5", "year(T) != 2000", "(Flag || I > 0) == false",
                            "(I > 0 ? Sym : Sym) == `IBM`", "`b` < (Flag ? Str : `a`)"};
     tide_error err2;
@@ -585,6 +585,22 @@ static void test_filters(void) {
       tide_expr_t *e = tide__expr_compile("where", fast[k], 0, &sc2, TIDE_EXPR_FILTER, &err2);
       CHECK_MSG(e && e->root->fast == 1, "%s: no fast path", fast[k]);
       tide__expr_free(e);
+    }
+    /* ordered comparisons of a symbol with a string literal: per code */
+    const char *fast3[] = {"Sym < `B`", "`IBM` <= Sym", "Sym >= `MSFT`", "Sym > ``",
+                           "(I > 0 ? Sym : Sym) >= `IBM`", "`zzz` > Sym"};
+    for (size_t k = 0; k < sizeof fast3 / sizeof fast3[0]; k++) {
+      tide_expr_t *e = tide__expr_compile("where", fast3[k], 0, &sc2, TIDE_EXPR_FILTER, &err2);
+      CHECK_MSG(e && e->root->fast == 3, "%s: no per-code fast path", fast3[k]);
+      tide__expr_free(e);
+      int8_t *sv = filter_all(T, fast3[k]);
+      tide_type_t ty;
+      int8_t *v = ev_all(T, fast3[k], &ty);
+      int bad = 0;
+      for (size_t j = 0; sv && v && j < N; j++) bad += sv[j] != (v[j] == 1);
+      CHECK_MSG(sv && v && bad == 0, "%s: %d bad", fast3[k], bad);
+      free(sv);
+      free(v);
     }
     for (size_t k = 0; k < sizeof fast2 / sizeof fast2[0]; k++) {
       tide_expr_t *e = tide__expr_compile("where", fast2[k], 0, &sc2, TIDE_EXPR_FILTER, &err2);
