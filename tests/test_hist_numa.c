@@ -89,7 +89,10 @@ int main(void) {
            nodes, pinned ? "pinned" : "not pinned", (unsigned long long)c[0],
            (unsigned long long)c[1], (unsigned long long)c[2], (unsigned long long)c[3]);
     CHECK(c[2] + c[3] == NDATES * 4 && c[1] > 0);
-    CHECK_MSG(c[0] * 10 >= c[1] * 9, "only %llu of %llu pages local", (unsigned long long)c[0],
+    /* placement is "preferred" (a full node spills over): 4 of 4 quiet runs
+     * in the 2-node guest gave 2048/2048 local, a loaded host 1778/2048;
+     * blind placement would give about half */
+    CHECK_MSG(c[0] * 4 >= c[1] * 3, "only %llu of %llu pages local", (unsigned long long)c[0],
               (unsigned long long)c[1]);
     if (nodes >= 2 && pinned)
       CHECK_MSG(c[2] > 0 && c[3] > 0, "one node loaded every block (%llu / %llu)",
