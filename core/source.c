@@ -298,6 +298,7 @@ typedef struct prevlog_t {
   uint64_t step_val;            /* the step the entries belong to */
   bool live;                    /* step_val is valid */
   uint64_t gen;                 /* bumped at every reset; 0 before tracking */
+  uint64_t born_gen;            /* last generation in which a page was allocated */
   uint32_t n, cap;              /* entries */
   uint64_t *keys;
   uint32_t *hslot;              /* the entry's hash slot */
@@ -460,6 +461,7 @@ static void paged_fill(const tide_source_t *src, const tide_rowseq_t *seq, void 
     const log_slot_t *restrict hs = L->h;                                             \
     uint64_t mask = L->hcap - 1;                                                      \
     for (uint32_t j = 0; j < cnt; j++) {                                              \
+      if (j + 8 < cnt) __builtin_prefetch(&hs[log_hash(L, keys[j + 8])]);             \
       uint64_t key = keys[j];                                                         \
       uint64_t h = log_hash(L, key);                                                  \
       while (hs[h].key != key && hs[h].key != TIDE_NULL_KEY) h = (h + 1) & mask;      \
@@ -536,6 +538,13 @@ static void paged_patch_sparse(const paged_source_t *p, const tide_rowseq_t *seq
   const size_t w = tide_type_width(p->base.type);
   char *d = dst;
   const uint64_t gen = L->gen;
+  if (L->born_gen != gen) {
+    /* no page was allocated in this step: every key's previous value is
+     * its current one unless logged, so probe the log for each key
+     * without looking its page up (one random read fewer per key) */
+    LOG_DISPATCH(w, log_patch_probe, L, seq->keys, seq->n, dst);
+    return;
+  }
   uint32_t probe[TIDE_CHUNK_SIZE];
   uint32_t np = 0;
   uint64_t cur = UINT64_MAX;
@@ -827,6 +836,7 @@ static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
   p->page_ids[i] = id;
   p->pages[i] = page;
   p->meta[i].born = p->log.step ? p->log.gen : 0;
+  p->log.born_gen = p->meta[i].born;
   p->meta[i].lgen = 0;
   p->meta[i].lhead = LOG_END;
   p->meta[i].lcount = 0;
