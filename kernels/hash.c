@@ -29,6 +29,14 @@
  * rows with equal keys advance in lockstep), and their keys are copied.
  * Hence ids are assigned in row order, as the header promises.
  *
+ * Dense sets (tide__keyset_create_dense): one integer-like key column whose
+ * values lie in a known range; dslot[value - lo] holds the group id (or
+ * TIDE_KEYSET_ABSENT), dslot[span] the null key's, dslot[span + 1] is
+ * always absent (where out-of-range probes land), so a find is one
+ * branch-free array read per row. No hashes or slots are kept; inserting an
+ * out-of-range value first converts the set to hashing (hashing the stored
+ * keys, ids unchanged).
+ *
  * Matching: integers, bools, timestamps and symbol codes by value; floats
  * bitwise after mapping -0.0 to 0.0 and every NaN to one NaN; strings by
  * bytes (NULL matches only NULL). Null sentinels match each other.
@@ -37,7 +45,9 @@
  */
 #include "kernels/hash.h"
 
+#include <omp.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define KS_EMPTY UINT64_MAX
 #define KS_BLOCK TIDE_CHUNK_SIZE
@@ -89,6 +99,12 @@ struct tide_keyset_s {
    * set are never concurrent): a fresh 200 KB allocation per call showed
    * up as page faults in ticking ops that insert every cycle. */
   char *ins_scratch;
+  /* Dense mode (see the top): dslot != NULL. hashes and slots are NULL
+   * while dense. */
+  uint32_t *dslot;    /* dspan + 2 ids */
+  int64_t dlo;
+  uint64_t dspan;
+  int64_t dnull;      /* the key type's null sentinel, widened */
 };
 
 /* Per-call scratch for one block of rows. */
@@ -319,6 +335,7 @@ void tide__keyset_free(tide_keyset_t *ks) {
   tide_free(ks->hashes);
   tide_free(ks->slots);
   tide_free(ks->ins_scratch);
+  tide__table_mem_free(ks->dslot);
   ks_arena_block_t *b = ks->arena;
   while (b) {
     ks_arena_block_t *next = b->next;
@@ -360,14 +377,17 @@ static tide_status ks_resize_slots(tide_keyset_t *ks, uint64_t nslots) {
 static tide_status ks_reserve(tide_keyset_t *ks, uint32_t more) {
   uint64_t need = (uint64_t)ks->size + more;
   if (need >= (uint64_t)UINT32_MAX - 1) return TIDE_ERR_RANGE;
-  if (need * 2 > ks->mask + 1) TIDE_TRY(ks_resize_slots(ks, ks_pow2_at_least(need * 2)));
+  if (!ks->dslot && need * 2 > ks->mask + 1)
+    TIDE_TRY(ks_resize_slots(ks, ks_pow2_at_least(need * 2)));
   if (need > ks->cap) {
     uint64_t ncap = ks->cap ? (uint64_t)ks->cap * 2 : 64;
     while (ncap < need) ncap *= 2;
     if (ncap > UINT32_MAX - 1) ncap = UINT32_MAX - 1;
-    uint64_t *h = tide_realloc(ks->hashes, ncap * sizeof *h);
-    if (!h) return TIDE_ERR_NOMEM;
-    ks->hashes = h;
+    if (!ks->dslot) { /* dense sets keep no hashes */
+      uint64_t *h = tide_realloc(ks->hashes, ncap * sizeof *h);
+      if (!h) return TIDE_ERR_NOMEM;
+      ks->hashes = h;
+    }
     for (size_t k = 0; k < ks->nkeys; k++) {
       void *p = tide_realloc(ks->keys[k], ncap * tide_type_width(ks->types[k]));
       if (!p) return TIDE_ERR_NOMEM;
@@ -723,6 +743,172 @@ static void ks_offset_cols(size_t nkeys, const tide_type_t *types, const void *c
     out[k] = (const char *)keycols[k] + (size_t)start * tide_type_width(types[k]);
 }
 
+/* ------------------------------------------------------------ dense sets */
+
+#define KS_HUGE ((size_t)2 << 20)
+void *tide__table_mem_alloc(size_t bytes) {
+  if (bytes < KS_HUGE) return tide_aligned_malloc(64, bytes ? bytes : 1);
+  size_t sz = (bytes + KS_HUGE - 1) & ~(KS_HUGE - 1);
+  void *p = tide_aligned_malloc(KS_HUGE, sz);
+#ifdef MADV_HUGEPAGE
+  if (p) (void)madvise(p, sz, MADV_HUGEPAGE); /* advice only */
+#endif
+  return p;
+}
+
+void tide__table_mem_free(void *p) { tide_aligned_free(p); }
+
+void tide__table_mem_advise(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  if (!p || bytes < 2 * KS_HUGE) return;
+  uintptr_t a = ((uintptr_t)p + KS_HUGE - 1) & ~(uintptr_t)(KS_HUGE - 1);
+  uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)(KS_HUGE - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only */
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+static bool ks_dense_type(tide_type_t t, int64_t *null_out) {
+  switch (t) {
+    case TIDE_BOOL:
+    case TIDE_I8: *null_out = INT8_MIN; return true;
+    case TIDE_I16: *null_out = INT16_MIN; return true;
+    case TIDE_I32: *null_out = INT32_MIN; return true;
+    case TIDE_I64:
+    case TIDE_TS: *null_out = INT64_MIN; return true;
+    case TIDE_SYMBOL: *null_out = TIDE_NULL_SYMBOL; return true;
+    default: return false;
+  }
+}
+
+tide_keyset_t *tide__keyset_create_dense(tide_type_t type, int64_t lo, uint64_t span,
+                                         tide_error *err) {
+  int64_t nul;
+  if (!ks_type_ok(type) || !ks_dense_type(type, &nul)) {
+    tide_error_set(err, TIDE_ERR_TYPE, "keyset: a dense key set needs an integer key, not %s",
+                   tide_type_name(type));
+    return NULL;
+  }
+  if (span > TIDE_KEYSET_DENSE_MAX_SPAN) {
+    tide_error_set(err, TIDE_ERR_RANGE, "keyset: dense key range of %llu values is too large",
+                   (unsigned long long)span);
+    return NULL;
+  }
+  tide_keyset_t *ks = tide_calloc(1, sizeof *ks);
+  if (!ks) goto oom;
+  ks->nkeys = 1;
+  ks->types = tide_malloc(sizeof *ks->types);
+  ks->keys = tide_calloc(1, sizeof *ks->keys);
+  ks->lens = tide_calloc(1, sizeof *ks->lens);
+  ks->dslot = tide__table_mem_alloc((size_t)(span + 2) * sizeof *ks->dslot);
+  if (!ks->types || !ks->keys || !ks->lens || !ks->dslot) goto oom;
+  ks->types[0] = type;
+  memset(ks->dslot, 0xff, (size_t)(span + 2) * sizeof *ks->dslot);
+  ks->dlo = lo;
+  ks->dspan = span;
+  ks->dnull = nul;
+  return ks;
+oom:
+  tide__keyset_free(ks);
+  tide_error_set(err, TIDE_ERR_NOMEM, "keyset: out of memory");
+  return NULL;
+}
+
+bool tide__keyset_is_dense(const tide_keyset_t *ks) { return ks->dslot != NULL; }
+
+/* Slot offsets of col[0..n) (the set's key type) in a dense set: value -
+ * lo, span for null, span + 1 when out of range. Returns the number of
+ * out-of-range values. One typed loop per call. */
+static uint32_t ks_dense_offsets(const tide_keyset_t *ks, const void *col, size_t n,
+                                 uint32_t *restrict out) {
+  const uint64_t lo = (uint64_t)ks->dlo, span = ks->dspan;
+  const int64_t nul = ks->dnull;
+  uint32_t bad = 0;
+  switch (ks->types[0]) {
+#define KS_DOFF(E, ctype)                                      \
+  case TIDE_##E: {                                             \
+    const ctype *restrict v = (const ctype *)col;              \
+    for (size_t i = 0; i < n; i++) {                           \
+      int64_t x = (int64_t)v[i];                               \
+      uint64_t off = (uint64_t)x - lo;                         \
+      bool in = off < span;                                    \
+      off = in ? off : span + 1;                               \
+      bool isnull = x == nul;                                  \
+      bad += !in & !isnull;                                    \
+      out[i] = (uint32_t)(isnull ? span : off);                \
+    }                                                          \
+    break;                                                     \
+  }
+    KS_INT_TYPES(KS_DOFF)
+#undef KS_DOFF
+    default: assert(!"keyset: dense set of a non-integer type"); break;
+  }
+  return bad;
+}
+
+const uint32_t *tide__keyset_dense_slots(const tide_keyset_t *ks, int64_t *lo, uint64_t *span) {
+  if (!ks->dslot) return NULL;
+  *lo = ks->dlo;
+  *span = ks->dspan;
+  return ks->dslot;
+}
+
+void tide__keyset_dense_offsets(const tide_keyset_t *ks, const void *col, uint32_t n,
+                                uint32_t *off) {
+  assert(ks->dslot);
+  ks_dense_offsets(ks, col, n, off);
+}
+
+/* Leave dense mode: hash the stored keys, build the slot array. The set is
+ * unchanged on failure. */
+static tide_status ks_undense(tide_keyset_t *ks) {
+  uint64_t *h = tide_malloc((ks->cap ? ks->cap : 1) * sizeof *h);
+  if (!h) return TIDE_ERR_NOMEM;
+  size_t w = tide_type_width(ks->types[0]);
+  for (uint32_t start = 0; start < ks->size; start += KS_BLOCK) {
+    uint32_t m = TIDE_MIN((uint32_t)KS_BLOCK, ks->size - start);
+    const void *c = (const char *)ks->keys[0] + (size_t)start * w;
+    ks_hash_block(1, ks->types, &c, m, h + start, NULL);
+  }
+  uint64_t *old_slots = ks->slots;
+  uint64_t old_mask = ks->mask;
+  ks->hashes = h;
+  tide_status st = ks_resize_slots(ks, ks_pow2_at_least((uint64_t)ks->size * 2));
+  if (st != TIDE_OK) {
+    ks->hashes = NULL;
+    ks->slots = old_slots;
+    ks->mask = old_mask;
+    tide_free(h);
+    return st;
+  }
+  tide__table_mem_free(ks->dslot);
+  ks->dslot = NULL;
+  return TIDE_OK;
+}
+
+/* Dense insert of one block (n <= KS_BLOCK, every value in range or null). */
+static tide_status ks_dense_insert_block(tide_keyset_t *ks, ks_scratch_t *sc, const void *col,
+                                         uint32_t n, uint32_t *restrict ids) {
+  TIDE_TRY(ks_reserve(ks, n));
+  uint32_t *restrict ds = ks->dslot;
+  uint32_t *restrict rows = sc->newrows;
+  const uint32_t base = ks->size;
+  uint32_t g = base, m = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t o = ids[i], id = ds[o];
+    if (id == TIDE_KEYSET_ABSENT) {
+      id = ds[o] = g++;
+      rows[m++] = i;
+    }
+    ids[i] = id;
+  }
+  ks_copy_keys(ks, &col, NULL, rows, m, base);
+  ks->size = g;
+  return TIDE_OK;
+}
+
 tide_status tide__keyset_insert(tide_keyset_t *ks, const void *const *keycols, uint32_t n,
                                 uint32_t *ids) {
   if (n == 0) return TIDE_OK;
@@ -742,6 +928,22 @@ tide_status tide__keyset_insert(tide_keyset_t *ks, const void *const *keycols, u
   }
   ks_scratch_t sc;
   ks_scratch_layout(&sc, ks->ins_scratch, KS_BLOCK, ks->nkeys, ks->types, true);
+  if (ks->dslot) {
+    size_t w = tide_type_width(ks->types[0]);
+    uint32_t start = 0;
+    for (; start < n && ks->dslot; start += KS_BLOCK) {
+      uint32_t m = TIDE_MIN((uint32_t)KS_BLOCK, n - start);
+      const void *c = (const char *)keycols[0] + (size_t)start * w;
+      if (ks_dense_offsets(ks, c, m, ids + start)) {
+        TIDE_TRY(ks_undense(ks)); /* an out-of-range value: hash from now on */
+        break;
+      }
+      TIDE_TRY(ks_dense_insert_block(ks, &sc, c, m, ids + start));
+    }
+    if (start >= n) return TIDE_OK;
+    const void *rest = (const char *)keycols[0] + (size_t)start * w;
+    return tide__keyset_insert(ks, &rest, n - start, ids + start);
+  }
   const void *colsbuf[16];
   const void **cols = ks->nkeys <= 16 ? colsbuf : tide_malloc(ks->nkeys * sizeof *cols);
   tide_status st = TIDE_OK;
@@ -800,6 +1002,12 @@ void tide__keyset_find(const tide_keyset_t *ks, const void *const *keycols, uint
     for (uint32_t i = 0; i < n; i++) ids[i] = v;
     return;
   }
+  if (ks->dslot) { /* direct addressing: offsets, then one read each */
+    ks_dense_offsets(ks, keycols[0], n, ids);
+    const uint32_t *restrict ds = ks->dslot;
+    for (uint32_t i = 0; i < n; i++) ids[i] = ds[ids[i]];
+    return;
+  }
   ks_scratch_t sc;
   uint32_t block = KS_BLOCK;
   /* This API cannot fail: when out of memory, probe one row at a time with
@@ -825,6 +1033,110 @@ void tide__keyset_find(const tide_keyset_t *ks, const void *const *keycols, uint
   }
   if (heap_cols) tide_free(cols);
   if (block != 1) ks_scratch_free(&sc);
+}
+
+/* Parallel bulk insert into an empty dense set (every value in range):
+ *   A. each thread's block: slot offsets into ids, and the least position
+ *      of every slot by atomic min (dslot holds positions meanwhile);
+ *   B. first[p] = (p is its slot's least position); count per block;
+ *   C. first rows get ids in position order (block base + rank) into dslot
+ *      and their keys into the key array;
+ *   D. ids[p] = dslot[offset of p].
+ * The result is the serial insert's, for any thread count. */
+#define KS_PAR_MIN (1u << 16)
+tide_status tide__keyset_insert_all(tide_keyset_t *ks, const void *col, uint64_t n, uint32_t *ids,
+                                    int nthreads) {
+  if (ks->size != 0 || n >= (uint64_t)UINT32_MAX - 1) return TIDE_ERR_INVALID;
+  if (n == 0) return TIDE_OK;
+  int nt = nthreads < 1 ? 1 : nthreads;
+  if (nt > 64) nt = 64;
+  if ((uint64_t)nt > n / KS_PAR_MIN) nt = (int)(n / KS_PAR_MIN);
+  if (!ks->dslot || nt <= 1) return tide__keyset_insert(ks, &col, (uint32_t)n, ids);
+  uint8_t *first = tide_malloc((size_t)n);
+  if (!first) return TIDE_ERR_NOMEM;
+  tide_status st = ks_reserve(ks, (uint32_t)n);
+  if (st != TIDE_OK) {
+    tide_free(first);
+    return st;
+  }
+  const size_t w = tide_type_width(ks->types[0]);
+  uint32_t *ds = ks->dslot;
+  uint64_t bad = 0, total = 0, cnt[64];
+  void *keys = ks->keys[0];
+  const tide_type_t type = ks->types[0];
+#pragma omp parallel num_threads(nt)
+  {
+    int b = omp_get_thread_num(), B = omp_get_num_threads();
+    uint64_t lo = n * (uint64_t)b / (uint64_t)B, hi = n * (uint64_t)(b + 1) / (uint64_t)B;
+    uint32_t *restrict o = ids;
+    uint64_t mybad = 0;
+    for (uint64_t s0 = lo; s0 < hi; s0 += KS_BLOCK) {
+      uint64_t m = TIDE_MIN((uint64_t)KS_BLOCK, hi - s0);
+      mybad += ks_dense_offsets(ks, (const char *)col + s0 * w, m, o + s0);
+    }
+    for (uint64_t p = lo; p < hi && !mybad; p++) {
+      uint32_t *slot = &ds[o[p]];
+      uint32_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+      while ((uint32_t)p < cur &&
+             !__atomic_compare_exchange_n(slot, &cur, (uint32_t)p, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED)) {
+      }
+    }
+    if (mybad) {
+#pragma omp atomic
+      bad += mybad;
+    }
+#pragma omp barrier
+    if (!bad) {
+      uint64_t c = 0;
+      for (uint64_t p = lo; p < hi; p++) {
+        uint8_t f = ds[o[p]] == (uint32_t)p;
+        first[p] = f;
+        c += f;
+      }
+      cnt[b] = c;
+    }
+#pragma omp barrier
+#pragma omp single
+    {
+      uint64_t sum = 0;
+      for (int q = 0; q < B && !bad; q++) {
+        uint64_t c = cnt[q];
+        cnt[q] = sum;
+        sum += c;
+      }
+      total = sum;
+    }
+    if (!bad) {
+      uint32_t g = (uint32_t)cnt[b];
+      switch (type) {
+#define KS_DFIRST(E, ctype)                                    \
+  case TIDE_##E: {                                             \
+    const ctype *restrict v = (const ctype *)col;              \
+    ctype *restrict kst = (ctype *)keys;                       \
+    for (uint64_t p = lo; p < hi; p++) {                       \
+      if (!first[p]) continue;                                 \
+      ds[o[p]] = g;                                            \
+      kst[g++] = v[p];                                         \
+    }                                                          \
+    break;                                                     \
+  }
+        KS_INT_TYPES(KS_DFIRST)
+#undef KS_DFIRST
+        default: break;
+      }
+    }
+#pragma omp barrier
+    if (!bad)
+      for (uint64_t p = lo; p < hi; p++) o[p] = ds[o[p]];
+  }
+  tide_free(first);
+  if (bad) { /* a value outside the range: serially, converting the set */
+    memset(ds, 0xff, (size_t)(ks->dspan + 2) * sizeof *ds);
+    return tide__keyset_insert(ks, &col, (uint32_t)n, ids);
+  }
+  ks->size = (uint32_t)total;
+  return TIDE_OK;
 }
 
 /* ------------------------------------------------------------ symbols */

@@ -140,10 +140,10 @@ typedef struct radix_plan {
   uint64_t mask;
 } radix_plan;
 
-static void plan_digits(uint64_t mn, uint64_t mx, int shift0, radix_plan *p) {
+static void plan_digits(uint64_t mn, uint64_t mx, int shift0, int maxbits, radix_plan *p) {
   uint64_t range = mx - mn;
   int bits = range ? 64 - __builtin_clzll(range) : 0;
-  int ndig = (bits + TIDE_RADIX_MAX_DIGIT_BITS - 1) / TIDE_RADIX_MAX_DIGIT_BITS;
+  int ndig = (bits + maxbits - 1) / maxbits;
   p->min = mn;
   p->shift0 = shift0;
   p->ndig = ndig;
@@ -226,6 +226,112 @@ static void minmax(const uint64_t *restrict k, size_t n, int shift0, uint64_t *m
 
 #define RADIX_MAX_BLOCKS 256
 #define RADIX_MIN_BLOCK 65536
+/* MSD first from this many keys on (when the keys vary in more than two
+ * digits): one pass by the top bits into buckets that fit in the L2
+ * cache, then each bucket sorted LSD there. */
+#define RADIX_MSD_MIN ((size_t)1 << 17)
+/* Target keys per MSD bucket, and the most MSD bits. */
+#define RADIX_MSD_BUCKET 16384
+#define RADIX_MSD_MAX_BITS 11
+/* Buckets above this many keys are sorted one at a time with every
+ * thread; smaller ones each by one thread. */
+#define RADIX_MSD_BIG ((size_t)1 << 18)
+/* A bucket of at least RADIX_CACHE_MIN keys (it fits in the L2 cache)
+ * sorts with digits of up to RADIX_CACHE_DIGIT_BITS bits: in cache a wide
+ * scatter is cheap and fewer passes win (e.g. 5 instead of 7 for 53
+ * bits); below that the per-pass histogram would cost more than it
+ * saves. */
+#define RADIX_CACHE_DIGIT_BITS 11
+#define RADIX_CACHE_MIN 8192
+#if RADIX_CACHE_DIGIT_BITS > TIDE_RADIX_MAX_DIGIT_BITS
+#define RADIX_HSTACK_BITS RADIX_CACHE_DIGIT_BITS
+#else
+#define RADIX_HSTACK_BITS TIDE_RADIX_MAX_DIGIT_BITS
+#endif
+
+static void radix_drive(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t *tmpv, size_t n,
+                        int shift0, int nthreads, int maxbits, uint64_t **out_keys,
+                        uint64_t **out_vals);
+
+/* The MSD pass: stable scatter of keys/vals by the top mb bits of the
+ * rebased sort key into tmpk/tmpv (per-block histograms, like the LSD
+ * passes), then every bucket sorted by the rest in place, result back in
+ * keys/vals. bits: bits of max - min of the rebased keys. Returns false
+ * (nothing done) when the histograms cannot be allocated. */
+static bool radix_msd(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t *tmpv, size_t n,
+                      int shift0, int nthreads, uint64_t mn, int bits) {
+  int mb = 1;
+  while (mb < RADIX_MSD_MAX_BITS && (n >> mb) > RADIX_MSD_BUCKET) mb++;
+  if (mb > bits) mb = bits;
+  radix_plan p;
+  p.min = mn;
+  p.shift0 = shift0;
+  p.ndig = 1;
+  p.dbits = mb;
+  p.mask = ((uint64_t)1 << mb) - 1;
+  const int msh = bits - mb;
+  const size_t nb = (size_t)1 << mb;
+  int B = nthreads < 1 ? 1 : nthreads;
+  if (B > RADIX_MAX_BLOCKS) B = RADIX_MAX_BLOCKS;
+  if (B > 1 && n / (size_t)B < RADIX_MIN_BLOCK) B = (int)(n / RADIX_MIN_BLOCK);
+  if (B < 1) B = 1;
+  uint64_t *h = tide_malloc(nb * ((size_t)B + 1) * sizeof *h);
+  if (!h) return false;
+  uint64_t *start = h + nb * (size_t)B; /* bucket starts */
+#pragma omp parallel for if (B > 1) num_threads(B) schedule(static, 1)
+  for (int b = 0; b < B; b++) {
+    size_t lo = n * (size_t)b / (size_t)B, hi = n * (size_t)(b + 1) / (size_t)B;
+    histogram_one(keys + lo, hi - lo, &p, msh, h + nb * (size_t)b);
+  }
+  uint64_t sum = 0;
+  for (size_t k = 0; k < nb; k++) {
+    start[k] = sum;
+    for (int b = 0; b < B; b++) {
+      uint64_t *c = &h[nb * (size_t)b + k];
+      uint64_t v = *c;
+      *c = sum;
+      sum += v;
+    }
+  }
+#pragma omp parallel for if (B > 1) num_threads(B) schedule(static, 1)
+  for (int b = 0; b < B; b++) {
+    size_t lo = n * (size_t)b / (size_t)B, hi = n * (size_t)(b + 1) / (size_t)B;
+    uint64_t *off = h + nb * (size_t)b;
+    if (vals)
+      scatter_kv(keys + lo, vals + lo, hi - lo, &p, msh, off, tmpk, tmpv);
+    else
+      scatter_k(keys + lo, hi - lo, &p, msh, off, tmpk);
+  }
+  /* Each bucket: sort tmp[start, end) by the remaining bits, result into
+   * keys/vals at the same place. Big buckets first, all threads each. */
+  for (size_t k = 0; k < nb; k++) {
+    size_t s0 = start[k], len = (k + 1 < nb ? start[k + 1] : n) - s0;
+    if (len <= RADIX_MSD_BIG) continue;
+    uint64_t *rk, *rv;
+    radix_drive(tmpk + s0, vals ? tmpv + s0 : NULL, keys + s0, vals ? vals + s0 : NULL, len, shift0,
+                nthreads, TIDE_RADIX_MAX_DIGIT_BITS, &rk, &rv);
+    if (rk != keys + s0) {
+      memcpy(keys + s0, rk, len * sizeof *keys);
+      if (vals) memcpy(vals + s0, rv, len * sizeof *vals);
+    }
+  }
+  int T = nthreads < 1 ? 1 : nthreads;
+#pragma omp parallel for if (T > 1) num_threads(T) schedule(dynamic, 8)
+  for (size_t k = 0; k < nb; k++) {
+    size_t s0 = start[k], len = (k + 1 < nb ? start[k + 1] : n) - s0;
+    if (len > RADIX_MSD_BIG || len == 0) continue;
+    uint64_t *rk, *rv;
+    radix_drive(tmpk + s0, vals ? tmpv + s0 : NULL, keys + s0, vals ? vals + s0 : NULL, len, shift0,
+                1, len >= RADIX_CACHE_MIN ? RADIX_CACHE_DIGIT_BITS : TIDE_RADIX_MAX_DIGIT_BITS, &rk,
+                &rv);
+    if (rk != keys + s0) {
+      memcpy(keys + s0, rk, len * sizeof *keys);
+      if (vals) memcpy(vals + s0, rv, len * sizeof *vals);
+    }
+  }
+  tide_free(h);
+  return true;
+}
 
 /* The LSD radix sort: stable by k >> shift0, vals optional (NULL), over
  * `nblocks` contiguous blocks of the input, each histogrammed and scattered
@@ -233,7 +339,8 @@ static void minmax(const uint64_t *restrict k, size_t n, int shift0, uint64_t *m
  * bucket follows block b-1's, so the result is the unique stable order for
  * any block or thread count). */
 static void radix_drive(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t *tmpv, size_t n,
-                        int shift0, int nthreads, uint64_t **out_keys, uint64_t **out_vals) {
+                        int shift0, int nthreads, int maxbits, uint64_t **out_keys,
+                        uint64_t **out_vals) {
   uint64_t *ck = keys, *cv = vals, *ok = tmpk, *ov = tmpv;
   if (n < TIDE_RADIX_SMALL) {
     insertion_sort(keys, vals, n, shift0);
@@ -256,13 +363,17 @@ static void radix_drive(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t
     mx = bmx[b] > mx ? bmx[b] : mx;
   }
   radix_plan p;
-  plan_digits(mn, mx, shift0, &p);
+  plan_digits(mn, mx, shift0, maxbits, &p);
   if (p.ndig == 0) goto done; /* all keys equal */
+  if (n >= RADIX_MSD_MIN && p.ndig > 2) {
+    int bits = 64 - __builtin_clzll(mx - mn);
+    if (radix_msd(keys, vals, tmpk, tmpv, n, shift0, nthreads, mn, bits)) goto done;
+  }
   size_t nb = (size_t)1 << p.dbits;
   size_t hall = (size_t)p.ndig * nb;
   /* Rows 0..B-1: per-block histograms; row B: totals. */
   uint64_t *h = tide_calloc(hall * (size_t)(B + 1), sizeof *h);
-  uint64_t hstack[((size_t)1 << TIDE_RADIX_MAX_DIGIT_BITS) * 2];
+  uint64_t hstack[((size_t)1 << RADIX_HSTACK_BITS) * 2];
   bool all_hist = h != NULL;
   if (!h) { /* out of memory: one block, one digit histogram at a time */
     B = T = 1;
@@ -333,17 +444,19 @@ done:
 
 void tide__radix_sort_buf(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t *tmpv, size_t n,
                           uint64_t **out_keys, uint64_t **out_vals) {
-  radix_drive(keys, vals, tmpk, tmpv, n, 0, 1, out_keys, out_vals);
+  radix_drive(keys, vals, tmpk, tmpv, n, 0, 1, TIDE_RADIX_MAX_DIGIT_BITS, out_keys, out_vals);
 }
 
 void tide__radix_sort_par(uint64_t *keys, uint64_t *vals, uint64_t *tmpk, uint64_t *tmpv, size_t n,
                           int nthreads, uint64_t **out_keys, uint64_t **out_vals) {
-  radix_drive(keys, vals, tmpk, tmpv, n, 0, nthreads, out_keys, out_vals);
+  radix_drive(keys, vals, tmpk, tmpv, n, 0, nthreads, TIDE_RADIX_MAX_DIGIT_BITS, out_keys,
+              out_vals);
 }
 
 void tide__radix_sort_packed(uint64_t *keys, uint64_t *tmp, size_t n, int shift, int nthreads,
                              uint64_t **out_keys) {
-  radix_drive(keys, NULL, tmp, NULL, n, shift, nthreads, out_keys, NULL);
+  radix_drive(keys, NULL, tmp, NULL, n, shift, nthreads, TIDE_RADIX_MAX_DIGIT_BITS, out_keys,
+              NULL);
 }
 
 tide_status tide__radix_sort(uint64_t *keys, uint64_t *vals, size_t n, tide_error *err) {

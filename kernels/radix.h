@@ -28,6 +28,13 @@
  * sort. The kernel only sees flat arrays, so it can sort one morsel (then
  * tide__radix_merge combines sorted runs) or, with tide__radix_sort_par,
  * the whole array in blocks with per-block histograms, one thread each.
+ * From 2^17 keys on, when the keys vary in more than two digits, the sort
+ * is MSD first: one stable pass by the top (up to 11) bits scatters into
+ * buckets of about 16K keys, then every bucket is sorted LSD where it fits
+ * in the L2 cache (buckets in parallel, one thread each, with digits of up
+ * to 11 bits; buckets above 2^18 keys one at a time with every thread,
+ * recursively): two passes over memory instead of one per digit. The
+ * result is the same stable order for any thread count.
  *
  * SPDX-License-Identifier: Apache-2.0
  */

@@ -2,13 +2,21 @@
  * Joins (static builds): natural_join, exact_join, join, aj, raj.
  *
  * Build on the right table (hash its key columns into dense group ids,
- * serially in right-row order), probe with the left table a morsel at a
- * time in parallel (OpenMP), then write two redirections: output position
+ * serially in right-row order; one integer key of a small range instead
+ * gets a directly addressed key set, built in parallel: ops/join_keys.c),
+ * probe with the left table a morsel at a time in parallel (OpenMP), then
+ * write two redirections: output position
  * -> left row key and output position -> right row key (TIDE_NULL_KEY
  * reads as null). Output rows follow the left order; inner join emits the
  * matches of a left row in right-table order. The result's RowSet is
  * [0, n); left columns are shared when the left RowSet is [0, n) and every
- * left row appears exactly once in order, else redirected.
+ * left row appears exactly once in order (natural/exact join; an inner join
+ * whose right keys are distinct and which matched every left row), else
+ * redirected. With a directly addressed key set and one right row per key
+ * (natural/exact join, inner join with distinct right keys) the key set's
+ * slots are first composed with each key's right row, so the probe is one
+ * array read per left row that writes the right redirection at once.
+ * Large redirections are advised huge pages (fewer page faults).
  *
  * As-of joins: right rows are grouped by the exact keys; each group holds
  * its rows sorted by the right time (stable, so equal times keep right
@@ -394,6 +402,8 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
   tide_morsels_t ms = {0};
   jtk_t *gtk = NULL;
   tide_redir_t *lmap = NULL, *rmap = NULL;
+  uint64_t *dmap = NULL;
+  uint32_t *dmap32 = NULL;
 
   if (!left || !right) {
     tide_error_set(err, TIDE_ERR_INVALID, "%s: NULL table", c.op);
@@ -498,26 +508,66 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
   }
   tide_free(rg);
   rg = NULL;
-
   /* ---- probe */
-  bool share = kind != J_JOIN && tide_rowset_is_range(lrs) && (nl == 0 || tide_rowset_first(lrs) == 0);
-  lids = tide_malloc(sizeof(uint32_t) * (nl ? nl : 1));
-  if (!lids) goto oom;
+  const bool left_flat = tide_rowset_is_range(lrs) && (nl == 0 || tide_rowset_first(lrs) == 0);
+  bool share = kind != J_JOIN && left_flat;
+  /* inner join with distinct right keys: every group has exactly one row */
+  const bool unique = kind == J_JOIN && (uint64_t)ngroups == nr;
+  /* Group ids of every left row are kept only where a second pass needs
+   * them (inner join with repeated right keys) or the as-of search reads
+   * them; otherwise each thread probes into a morsel-sized buffer and
+   * writes the right row keys at once. */
+  const bool keep_ids = (kind == J_JOIN && !unique) || asof;
+  if (keep_ids) {
+    lids = tide_malloc(sizeof(uint32_t) * (nl ? nl : 1));
+    if (!lids) goto oom;
+  }
   uint64_t nm = (nl + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   mcount = tide_malloc(sizeof(uint64_t) * (nm ? nm : 1));
   if (!mcount) goto oom;
-  if (kind != J_JOIN) {
+  if (kind != J_JOIN || unique) {
+    /* unique inner join: the right row of every left row (null key when
+     * unmatched), compacted afterwards unless every row matched */
     rmap = tide__redir_create(nl, err);
+    if (rmap) tide__table_mem_advise(rmap->map, rmap->n * sizeof(uint64_t));
     if (!rmap) goto fail;
-    if (!share) {
+    if (!share && kind != J_JOIN) {
       lmap = tide__redir_create(nl, err);
+      if (lmap) tide__table_mem_advise(lmap->map, lmap->n * sizeof(uint64_t));
       if (!lmap) goto fail;
     }
   }
-  /* inner join with distinct right keys: every group has exactly one row */
-  const bool unique = kind == J_JOIN && (uint64_t)ngroups == nr;
   int nt = tide__threads_for(nl);
   int failed = 0;
+  /* Dense integer keys with one right row per key (natural/exact join,
+   * inner join with distinct right keys): compose the key set's direct
+   * view with that row, so the probe is one array read per left row:
+   * dmap[key - lo] = right row key (TIDE_NULL_KEY: none); dmap32 instead
+   * when every right row key fits 32 bits (UINT32_MAX: none), half the
+   * cache footprint. */
+  {
+    int64_t dlo;
+    uint64_t dspan;
+    const uint32_t *dslots = ks ? tide__keyset_dense_slots(ks, &dlo, &dspan) : NULL;
+    const uint64_t *rowof = kind == J_JOIN ? grows : first;
+    if (dslots && (kind == J_NATURAL || kind == J_EXACT || unique)) {
+      int64_t nd = (int64_t)dspan + 2;
+      int dt = tide__threads_for((uint64_t)nd);
+      if (nr == 0 || tide_rowset_last(rrs) < UINT32_MAX) {
+        dmap32 = tide__table_mem_alloc((size_t)nd * sizeof *dmap32);
+        if (!dmap32) goto oom;
+#pragma omp parallel for num_threads(dt) schedule(static)
+        for (int64_t o = 0; o < nd; o++)
+          dmap32[o] = dslots[o] == TIDE_KEYSET_ABSENT ? UINT32_MAX : (uint32_t)rowof[dslots[o]];
+      } else {
+        dmap = tide__table_mem_alloc((size_t)nd * sizeof *dmap);
+        if (!dmap) goto oom;
+#pragma omp parallel for num_threads(dt) schedule(static)
+        for (int64_t o = 0; o < nd; o++)
+          dmap[o] = dslots[o] == TIDE_KEYSET_ABSENT ? TIDE_NULL_KEY : rowof[dslots[o]];
+      }
+    }
+  }
   const bool upper = (kind == J_AJ && !c.strict) || (kind == J_RAJ && c.strict);
   if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
   /* NUMA-aware morsels (numa/morsel.c); morsel m writes positions
@@ -526,13 +576,50 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
   {
     tide__jscratch_t s;
     bool ok = tide__jscratch_init(&s, c.jk.nkeys, NULL) == TIDE_OK;
+    uint32_t *mids = NULL; /* this thread's morsel of ids (!keep_ids) */
+    if (ok && !keep_ids) {
+      mids = tide_malloc(sizeof(uint32_t) * TIDE_MORSEL_ROWS);
+      ok = mids != NULL;
+    }
     if (!ok) {
 #pragma omp atomic write
       failed = 1;
     }
     for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
       uint64_t pos = m * TIDE_MORSEL_ROWS, cnt = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos);
-      uint32_t *ids = lids + pos;
+      if (dmap || dmap32) {
+        /* key -> right row in one read; count hits / find the first miss */
+        if (lmap) fill_left_keys(lrs, pos, cnt, lmap->map, s.keybuf);
+        uint64_t hits = 0, miss = J_UNSET;
+        tide_rowset_iter_t it;
+        tide_rowseq_t seq;
+        tide_rowset_iter_init_pos(&it, lrs, pos, cnt);
+        while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, s.keybuf)) {
+          const void *const *cols = tide__jkeys_chunk(&c.jk, true, &seq, &s);
+          uint32_t *restrict off = s.ids;
+          tide__keyset_dense_offsets(ks, cols[0], seq.n, off);
+          uint64_t *restrict o = rmap->map + seq.pos;
+          if (dmap32) {
+            for (uint32_t i = 0; i < seq.n; i++) {
+              uint32_t r = dmap32[off[i]];
+              o[i] = r == UINT32_MAX ? TIDE_NULL_KEY : r;
+              hits += r != UINT32_MAX;
+            }
+          } else {
+            for (uint32_t i = 0; i < seq.n; i++) {
+              uint64_t r = dmap[off[i]];
+              o[i] = r;
+              hits += r != TIDE_NULL_KEY;
+            }
+          }
+          if (miss == J_UNSET && hits != seq.pos + seq.n - pos)
+            for (uint32_t i = 0; i < seq.n && miss == J_UNSET; i++)
+              if (o[i] == TIDE_NULL_KEY) miss = seq.pos + i;
+        }
+        mcount[m] = kind == J_JOIN ? hits : miss;
+        continue;
+      }
+      uint32_t *ids = keep_ids ? lids + pos : mids;
       tide__jkeys_probe(&c.jk, ks, ngroups, left, pos, cnt, &s, ids);
       if (lmap) fill_left_keys(lrs, pos, cnt, lmap->map, s.keybuf);
       uint64_t *rm = rmap ? rmap->map + pos : NULL;
@@ -551,7 +638,12 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
       case J_JOIN: {
         uint64_t total = 0;
         if (unique) {
-          for (uint64_t i = 0; i < cnt; i++) total += ids[i] != TIDE_KEYSET_ABSENT;
+          for (uint64_t i = 0; i < cnt; i++) {
+            uint32_t g = ids[i];
+            bool hit = g != TIDE_KEYSET_ABSENT;
+            rm[i] = hit ? grows[g] : TIDE_NULL_KEY;
+            total += hit;
+          }
         } else {
           for (uint64_t i = 0; i < cnt; i++) {
             uint32_t g = ids[i];
@@ -602,6 +694,7 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
       }
       }
     }
+    tide_free(mids);
     tide__jscratch_free(&s);
   }
   tide__morsels_free(&ms);
@@ -625,12 +718,45 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
       mcount[m] = nout;
       nout += x;
     }
+    if (unique && nout == nl) {
+      /* every left row matched exactly once, in left order: rmap is the
+       * answer's, and the left columns are shared (or redirected through
+       * the left row keys) */
+      if (!left_flat) {
+        lmap = tide__redir_create(nl, err);
+        if (lmap) tide__table_mem_advise(lmap->map, lmap->n * sizeof(uint64_t));
+        if (!lmap) goto fail;
+        if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+#pragma omp parallel num_threads(nt)
+        {
+          uint64_t kb[TIDE_CHUNK_SIZE];
+          for (uint64_t m; tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
+            uint64_t pos = m * TIDE_MORSEL_ROWS;
+            fill_left_keys(lrs, pos, TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, nl - pos), lmap->map, kb);
+          }
+        }
+        tide__morsels_free(&ms);
+      }
+      goto build_result;
+    }
+    tide_redir_t *full = rmap; /* unique: right row key per left position */
+    rmap = NULL;
     lmap = tide__redir_create(nout, err);
+    if (lmap) tide__table_mem_advise(lmap->map, lmap->n * sizeof(uint64_t));
+    if (!lmap) {
+      if (full) tide__redir_release(full);
+      goto fail;
+    }
     if (!lmap) goto fail;
     rmap = tide__redir_create(nout, err);
-    if (!rmap) goto fail;
+    if (rmap) tide__table_mem_advise(rmap->map, rmap->n * sizeof(uint64_t));
+    if (!rmap || tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) {
+      if (full) tide__redir_release(full);
+      if (!rmap) goto fail;
+      goto oom;
+    }
     uint64_t *lm = lmap->map, *rm = rmap->map;
-    if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) goto oom;
+    const uint64_t *fm = full ? full->map : NULL;
     /* morsel m writes its matches from output position mcount[m] on */
 #pragma omp parallel num_threads(nt)
     for (uint64_t m; tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
@@ -641,18 +767,18 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
       tide_rowseq_t seq;
       tide_rowset_iter_init_pos(&it, lrs, pos, cnt);
       while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
-        const uint32_t *cid = lids + seq.pos;
         if (unique) {
-          /* one right row per group: group g's row is grows[g] */
+          /* the right row of each matched left row is in fm */
+          const uint64_t *f = fm + seq.pos;
           for (uint32_t i = 0; i < seq.n; i++) {
-            uint32_t g = cid[i];
-            if (g == TIDE_KEYSET_ABSENT) continue;
+            if (f[i] == TIDE_NULL_KEY) continue;
             lm[o] = seq.keys ? seq.keys[i] : seq.first + i;
-            rm[o] = grows[g];
+            rm[o] = f[i];
             o++;
           }
           continue;
         }
+        const uint32_t *cid = lids + seq.pos;
         for (uint32_t i = 0; i < seq.n; i++) {
           uint32_t g = cid[i];
           if (g == TIDE_KEYSET_ABSENT) continue;
@@ -666,7 +792,9 @@ static tide_table_t *join_impl(jkind_t kind, tide_table_t *left, tide_table_t *r
       }
     }
     tide__morsels_free(&ms);
+    if (full) tide__redir_release(full);
   }
+build_result:
   result = assemble(&c, nout, lmap, rmap, err);
   lmap = rmap = NULL;
   goto done;
@@ -687,6 +815,8 @@ done:
   tide_free(grows);
   tide_free(gtk);
   tide_free(lids);
+  tide__table_mem_free(dmap);
+  tide__table_mem_free(dmap32);
   tide_free(mcount);
   jctx_free(&c);
   return result;

@@ -90,7 +90,9 @@ static inline const void *const *tide__jkeys_chunk(const tide__jkeys_t *jk, bool
 /* Build side: hash the key columns of every row of `right` (serially, in
  * row order). gids[pos] receives the group id of the right row at position
  * pos (ids are dense, in order of first appearance). With nkeys == 0 every
- * row is in group 0 and *ks is NULL. *ngroups gets the number of groups. */
+ * row is in group 0 and *ks is NULL. *ngroups gets the number of groups.
+ * One integer-like key whose range is small for the row count gives a
+ * dense (directly addressed) key set, built in parallel; same ids. */
 tide_status tide__jkeys_build(const tide__jkeys_t *jk, const tide_table_t *right,
                               tide_keyset_t **ks, uint32_t *gids, uint32_t *ngroups,
                               tide_error *err);

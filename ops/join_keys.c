@@ -6,6 +6,8 @@
  */
 #include <stdio.h>
 
+#include <omp.h>
+
 #include "ops/join_int.h"
 
 static bool is_int_type(tide_type_t t) {
@@ -247,6 +249,129 @@ void tide__jscratch_free(tide__jscratch_t *s) {
   if (s) memset(s, 0, sizeof *s);
 }
 
+/* Integer-like hash types that a dense key set can address directly. */
+static bool dense_type(tide_type_t t) {
+  switch (t) {
+    case TIDE_BOOL:
+    case TIDE_I8:
+    case TIDE_I16:
+    case TIDE_I32:
+    case TIDE_I64:
+    case TIDE_TS:
+    case TIDE_SYMBOL: return true;
+    default: return false;
+  }
+}
+
+/* Least and greatest non-null value of v[0..n) (hash type t), merged into *mn and *mx. */
+static void int_range(tide_type_t t, const void *v, uint32_t n, int64_t *mn, int64_t *mx) {
+  int64_t lo = *mn, hi = *mx;
+  switch (t) {
+#define JK_RANGE(E, ctype, nul)                            \
+  case TIDE_##E: {                                         \
+    const ctype *restrict x = v;                           \
+    for (uint32_t i = 0; i < n; i++) {                     \
+      int64_t y = x[i];                                    \
+      bool ok = x[i] != (nul);                             \
+      lo = ok && y < lo ? y : lo;                          \
+      hi = ok && y > hi ? y : hi;                          \
+    }                                                      \
+    break;                                                 \
+  }
+    JK_RANGE(BOOL, int8_t, TIDE_NULL_BOOL)
+    JK_RANGE(I8, int8_t, TIDE_NULL_I8)
+    JK_RANGE(I16, int16_t, TIDE_NULL_I16)
+    JK_RANGE(I32, int32_t, TIDE_NULL_I32)
+    JK_RANGE(I64, int64_t, TIDE_NULL_I64)
+    JK_RANGE(TS, int64_t, TIDE_NULL_TS)
+    JK_RANGE(SYMBOL, int32_t, TIDE_NULL_SYMBOL)
+#undef JK_RANGE
+    default: break;
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+/* One integer key: copy the right keys (in the hash type) into one array
+ * and find their range, in parallel over morsels; then a dense key set
+ * when the range is at most TIDE_JKEYS_DENSE_FACTOR times the row count
+ * (plus slack), else a hashed one; then the bulk (parallel when dense)
+ * insert. Group ids are those of the serial insert either way. */
+#define TIDE_JKEYS_DENSE_FACTOR 4
+#define TIDE_JKEYS_DENSE_SLACK 4096
+static tide_status jkeys_build_int(const tide__jkeys_t *jk, const tide_table_t *right,
+                                   tide_keyset_t **ks_out, uint32_t *gids, uint32_t *ngroups,
+                                   tide_error *err) {
+  const tide_rowset_t *rs = tide_table_rowset(right);
+  uint64_t n = tide_rowset_size(rs);
+  tide_type_t ht = jk->types[0];
+  size_t w = tide_type_width(ht);
+  char *vals = tide_malloc((size_t)n * w);
+  if (!vals) return tide_error_set(err, TIDE_ERR_NOMEM, "out of memory reading join keys");
+  uint64_t nm = (n + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
+  int nt = tide__threads_for(n);
+  if (nt < 1) nt = 1;
+  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  int failed = 0;
+  tide_morsels_t ms;
+  if (tide__morsels_init(&ms, nm, nt, NULL) != TIDE_OK) {
+    tide_free(vals);
+    return tide_error_set(err, TIDE_ERR_NOMEM, "out of memory reading join keys");
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    tide__jscratch_t s;
+    bool ok = tide__jscratch_init(&s, 1, NULL) == TIDE_OK;
+    if (!ok) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (uint64_t m; ok && tide__morsels_next(&ms, omp_get_thread_num(), &m);) {
+      tide_rowset_iter_t it;
+      tide_rowseq_t seq;
+      tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
+      while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, s.keybuf)) {
+        const void *const *cols = tide__jkeys_chunk(jk, false, &seq, &s);
+        memcpy(vals + seq.pos * w, cols[0], (size_t)seq.n * w);
+        int_range(ht, cols[0], seq.n, &lo, &hi);
+      }
+    }
+#pragma omp critical(tide_jkeys_range)
+    {
+      if (lo < mn) mn = lo;
+      if (hi > mx) mx = hi;
+    }
+    tide__jscratch_free(&s);
+  }
+  tide__morsels_free(&ms);
+  if (failed) {
+    tide_free(vals);
+    return tide_error_set(err, TIDE_ERR_NOMEM, "out of memory reading join keys");
+  }
+  /* span of the non-null values (0 when every key is null) */
+  uint64_t span = mx >= mn ? (uint64_t)mx - (uint64_t)mn + 1 : 0;
+  bool dense = span != 0 || mx < mn;
+  if (mx >= mn && (span == 0 || span > TIDE_KEYSET_DENSE_MAX_SPAN ||
+                   span > TIDE_JKEYS_DENSE_FACTOR * n + TIDE_JKEYS_DENSE_SLACK))
+    dense = false;
+  tide_keyset_t *ks = dense ? tide__keyset_create_dense(ht, mx >= mn ? mn : 0, span, err)
+                            : tide__keyset_create(1, &ht, n, err);
+  if (!ks) {
+    tide_free(vals);
+    return err ? err->status : TIDE_ERR_NOMEM;
+  }
+  tide_status st = tide__keyset_insert_all(ks, vals, n, gids, nt);
+  tide_free(vals);
+  if (st != TIDE_OK) {
+    tide__keyset_free(ks);
+    return tide_error_set(err, st, "out of memory hashing join keys");
+  }
+  *ngroups = tide__keyset_size(ks);
+  *ks_out = ks;
+  return TIDE_OK;
+}
+
 tide_status tide__jkeys_build(const tide__jkeys_t *jk, const tide_table_t *right,
                               tide_keyset_t **ks_out, uint32_t *gids, uint32_t *ngroups,
                               tide_error *err) {
@@ -259,6 +384,8 @@ tide_status tide__jkeys_build(const tide__jkeys_t *jk, const tide_table_t *right
     *ngroups = n ? 1 : 0;
     return TIDE_OK;
   }
+  if (jk->nkeys == 1 && dense_type(jk->types[0]) && n > 0 && n < (uint64_t)UINT32_MAX - 1)
+    return jkeys_build_int(jk, right, ks_out, gids, ngroups, err);
   tide_keyset_t *ks = tide__keyset_create(jk->nkeys, jk->types, n, err);
   if (!ks) return err ? err->status : TIDE_ERR_NOMEM;
   tide__jscratch_t s;

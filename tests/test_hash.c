@@ -629,6 +629,253 @@ static void test_oom(void) {
   free(buf);
 }
 
+/* ---------------------------------------------------------- dense sets */
+
+/* Reference group ids by first appearance, computed by sorting (value,
+ * position) pairs: rows with equal v get the rank of their value's first
+ * position among all first positions. */
+typedef struct dref_t {
+  int64_t v;
+  uint32_t pos;
+} dref_t;
+static int dref_cmp(const void *a, const void *b) {
+  const dref_t *x = a, *y = b;
+  if (x->v != y->v) return x->v < y->v ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+static uint32_t dense_ref_ids(const int64_t *v, uint32_t n, uint32_t *ids) {
+  dref_t *a = malloc((n ? n : 1) * sizeof *a);
+  uint32_t *firstof = malloc((n ? n : 1) * sizeof *firstof); /* pos -> first pos of its value */
+  uint8_t *isfirst = calloc(n ? n : 1, 1);
+  for (uint32_t i = 0; i < n; i++) a[i] = (dref_t){v[i], i};
+  qsort(a, n, sizeof *a, dref_cmp);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t f = (i && a[i - 1].v == a[i].v) ? firstof[a[i - 1].pos] : a[i].pos;
+    firstof[a[i].pos] = f;
+    if (f == a[i].pos) isfirst[f] = 1;
+  }
+  uint32_t *rank = malloc((n ? n : 1) * sizeof *rank), g = 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (isfirst[i]) rank[i] = g++;
+  for (uint32_t i = 0; i < n; i++) ids[i] = rank[firstof[i]];
+  free(a);
+  free(firstof);
+  free(isfirst);
+  free(rank);
+  return g;
+}
+
+/* Store int64 values as type t (the caller keeps them in t's range; the
+ * type's null stays null). */
+static void *dense_col(tide_type_t t, const int64_t *v, uint32_t n) {
+  size_t w = tide_type_width(t);
+  char *out = malloc((n ? n : 1) * w);
+  for (uint32_t i = 0; i < n; i++) {
+    switch (w) {
+      case 1: ((int8_t *)out)[i] = (int8_t)v[i]; break;
+      case 2: ((int16_t *)out)[i] = (int16_t)v[i]; break;
+      case 4: ((int32_t *)out)[i] = (int32_t)v[i]; break;
+      default: ((int64_t *)out)[i] = v[i]; break;
+    }
+  }
+  return out;
+}
+
+static int64_t type_null(tide_type_t t) {
+  switch (t) {
+    case TIDE_BOOL:
+    case TIDE_I8: return INT8_MIN;
+    case TIDE_I16: return INT16_MIN;
+    case TIDE_I32: return INT32_MIN;
+    case TIDE_SYMBOL: return -1;
+    default: return INT64_MIN;
+  }
+}
+
+/* Dense key sets against the sort-based reference and a hashed set:
+ * chunked inserts, finds (in range, out of range on both sides, null),
+ * conversion to hashing on an out-of-range insert, and the parallel bulk
+ * insert at 1, 2 and 4 threads. */
+static void test_dense(uint64_t seed) {
+  static const tide_type_t types[] = {TIDE_I8, TIDE_I16, TIDE_I32, TIDE_I64, TIDE_TS, TIDE_SYMBOL, TIDE_BOOL};
+  tu_rng r = {seed ^ 0xde115e};
+  unsigned checked = 0, converted = 0, bulk = 0;
+  for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+    tide_type_t t = types[ti];
+    for (int variant = 0; variant < 4; variant++) {
+      /* range [lo, lo + span) of the type; variant 3 inserts values
+       * outside it after a while */
+      int64_t lo, span;
+      switch (t) {
+        case TIDE_BOOL: lo = 0; span = 2; break;
+        case TIDE_I8: lo = variant & 1 ? -100 : 3; span = 90; break;
+        case TIDE_SYMBOL: lo = 0; span = 500; break;
+        case TIDE_I16: lo = variant & 1 ? -20000 : 7; span = 3000; break;
+        case TIDE_I32: lo = variant & 1 ? -((int64_t)1 << 30) : 1; span = 200000; break;
+        default: lo = variant & 1 ? -((int64_t)1 << 40) : 1; span = 200000; break;
+      }
+      uint32_t n = (t == TIDE_I32 || t == TIDE_I64) && variant == 2 ? 300000 : 20000;
+      int64_t *v = malloc(n * sizeof *v);
+      int64_t nul = type_null(t);
+      for (uint32_t i = 0; i < n; i++) {
+        uint64_t x = tu_below(&r, 100);
+        if (x < 5) v[i] = nul;
+        else v[i] = lo + (int64_t)tu_below(&r, (uint64_t)span);
+        if (variant == 3 && i > n / 2 && x == 99 && t != TIDE_BOOL)
+          v[i] = tu_below(&r, 2) ? lo - 1 : lo + span; /* just outside */
+      }
+      void *col = dense_col(t, v, n);
+      uint32_t *want = malloc(n * sizeof *want), *ids = malloc(n * sizeof *ids);
+      uint32_t ng = dense_ref_ids(v, n, want);
+      /* chunked inserts into a dense set and a hashed one */
+      tide_error err;
+      tide_keyset_t *d = tide__keyset_create_dense(t, lo, (uint64_t)span, &err);
+      tide_keyset_t *h = tide__keyset_create(1, &t, 0, &err);
+      CHECK_OK_PTR(d, err);
+      CHECK_OK_PTR(h, err);
+      if (!d || !h) return;
+      CHECK(tide__keyset_is_dense(d));
+      uint32_t *hid = malloc(n * sizeof *hid);
+      size_t w = tide_type_width(t);
+      for (uint32_t s0 = 0; s0 < n;) {
+        uint32_t m = 1 + (uint32_t)tu_below(&r, 3000);
+        if (m > n - s0) m = n - s0;
+        const void *c = (const char *)col + (size_t)s0 * w;
+        CHECK(tide__keyset_insert(d, &c, m, ids + s0) == TIDE_OK);
+        CHECK(tide__keyset_insert(h, &c, m, hid + s0) == TIDE_OK);
+        s0 += m;
+      }
+      bool ok = true;
+      for (uint32_t i = 0; i < n; i++) ok = ok && ids[i] == want[i] && hid[i] == want[i];
+      CHECK_MSG(ok, "dense %s variant %d: insert ids differ from the reference", tide_type_name(t), variant);
+      CHECK(tide__keyset_size(d) == ng && tide__keyset_size(h) == ng);
+      CHECK(memcmp(tide__keyset_keys(d, 0), tide__keyset_keys(h, 0), (size_t)ng * w) == 0);
+      bool outside = false;
+      for (uint32_t i = 0; i < n; i++) outside = outside || (v[i] != nul && (v[i] < lo || v[i] >= lo + span));
+      CHECK_MSG(tide__keyset_is_dense(d) == !outside, "dense %s variant %d: dense=%d outside=%d",
+                tide_type_name(t), variant, (int)tide__keyset_is_dense(d), (int)outside);
+      converted += outside;
+      /* finds: every inserted value, neighbours outside the range, null */
+      uint32_t nq = 4000;
+      int64_t *q = malloc(nq * sizeof *q);
+      for (uint32_t i = 0; i < nq; i++) {
+        uint64_t x = tu_below(&r, 10);
+        if (x == 0) q[i] = nul;
+        else if (x == 1 && t != TIDE_BOOL) q[i] = lo - 1 - (int64_t)tu_below(&r, 3);
+        else if (x == 2 && t != TIDE_BOOL) q[i] = lo + span + (int64_t)tu_below(&r, 3);
+        else q[i] = lo + (int64_t)tu_below(&r, (uint64_t)span);
+        if (t == TIDE_I8 && (q[i] < INT8_MIN || q[i] > INT8_MAX)) q[i] = nul;
+        if (t == TIDE_I16 && (q[i] < INT16_MIN || q[i] > INT16_MAX)) q[i] = nul;
+        if ((t == TIDE_SYMBOL || t == TIDE_BOOL) && q[i] < -2) q[i] = -2;
+      }
+      void *qc = dense_col(t, q, nq);
+      uint32_t *f1 = malloc(nq * sizeof *f1), *f2 = malloc(nq * sizeof *f2);
+      const void *qp = qc;
+      tide__keyset_find(d, &qp, nq, f1);
+      tide__keyset_find(h, &qp, nq, f2);
+      bool fok = true;
+      for (uint32_t i = 0; i < nq; i++) {
+        uint32_t ref = TIDE_KEYSET_ABSENT;
+        for (uint32_t j = 0; j < n && ref == TIDE_KEYSET_ABSENT; j++)
+          if (v[j] == q[i]) ref = want[j];
+        fok = fok && f1[i] == ref && f2[i] == ref;
+        if (i >= 300) { /* full reference for a sample; the rest against the hashed set */
+          for (; i < nq; i++) fok = fok && f1[i] == f2[i];
+        }
+      }
+      CHECK_MSG(fok, "dense %s variant %d: find differs", tide_type_name(t), variant);
+      checked += n + nq;
+      /* bulk insert at 1, 2, 4 threads into fresh dense sets */
+      for (int nt = 1; nt <= 4; nt *= 2) {
+        tide_keyset_t *b = tide__keyset_create_dense(t, lo, (uint64_t)span, &err);
+        CHECK_OK_PTR(b, err);
+        if (!b) break;
+        memset(ids, 0xee, n * sizeof *ids);
+        CHECK(tide__keyset_insert_all(b, col, n, ids, nt) == TIDE_OK);
+        bool bok = tide__keyset_size(b) == ng;
+        for (uint32_t i = 0; i < n; i++) bok = bok && ids[i] == want[i];
+        CHECK_MSG(bok, "dense %s variant %d: bulk insert at %d threads differs", tide_type_name(t),
+                  variant, nt);
+        CHECK(memcmp(tide__keyset_keys(b, 0), tide__keyset_keys(h, 0), (size_t)ng * w) == 0);
+        CHECK(tide__keyset_is_dense(b) == !outside);
+        /* not empty any more */
+        CHECK(tide__keyset_insert_all(b, col, n, ids, nt) == TIDE_ERR_INVALID);
+        tide__keyset_free(b);
+        bulk++;
+      }
+      free(q);
+      free(qc);
+      free(f1);
+      free(f2);
+      free(hid);
+      free(ids);
+      free(want);
+      free(col);
+      free(v);
+      tide__keyset_free(d);
+      tide__keyset_free(h);
+    }
+  }
+  /* bad arguments */
+  tide_error err;
+  tide_type_t f = TIDE_F64;
+  CHECK(tide__keyset_create_dense(f, 0, 10, &err) == NULL && err.status == TIDE_ERR_TYPE);
+  CHECK(tide__keyset_create_dense(TIDE_I64, 0, TIDE_KEYSET_DENSE_MAX_SPAN + 1, &err) == NULL &&
+        err.status == TIDE_ERR_RANGE);
+  /* an empty range: only null can be present */
+  tide_keyset_t *e = tide__keyset_create_dense(TIDE_I64, 0, 0, &err);
+  CHECK_OK_PTR(e, err);
+  if (e) {
+    int64_t vals[3] = {INT64_MIN, INT64_MIN, INT64_MIN};
+    uint32_t ids[3];
+    const void *c = vals;
+    CHECK(tide__keyset_insert(e, &c, 3, ids) == TIDE_OK && ids[0] == 0 && ids[2] == 0);
+    vals[1] = 0;
+    tide__keyset_find(e, &c, 3, ids);
+    CHECK(ids[0] == 0 && ids[1] == TIDE_KEYSET_ABSENT && tide__keyset_is_dense(e));
+    tide__keyset_free(e);
+  }
+  printf("  dense key sets: %u values checked, %u conversions to hashing, %u bulk inserts\n",
+         checked, converted, bulk);
+}
+
+/* Allocation failures in dense sets: inserts (including the conversion to
+ * hashing) fail cleanly and a retry gives the reference ids. */
+static void test_dense_oom(void) {
+  enum { N = 5000, CH = 900 };
+  int64_t *v = malloc(N * sizeof *v);
+  tu_rng r = {4242};
+  for (uint32_t i = 0; i < N; i++) v[i] = i > N / 2 && tu_below(&r, 50) == 0 ? 100000 : (int64_t)tu_below(&r, 700);
+  uint32_t *want = malloc(N * sizeof *want), *ids = malloc(N * sizeof *ids);
+  uint32_t ng = dense_ref_ids(v, N, want);
+  unsigned fired = 0;
+  for (long fail = 0; fail < 30; fail++) {
+    tide_keyset_t *ks = tide__keyset_create_dense(TIDE_I64, 0, 700, NULL);
+    if (!ks) continue;
+    tu_oom_arm_sticky(fail);
+    for (uint32_t start = 0; start < N; start += CH) {
+      uint32_t m = N - start < CH ? N - start : CH;
+      const void *c = v + start;
+      tide_status st = tide__keyset_insert(ks, &c, m, ids + start);
+      if (st != TIDE_OK) {
+        CHECK(st == TIDE_ERR_NOMEM);
+        fired++;
+        tu_oom_disarm();
+        CHECK(tide__keyset_insert(ks, &c, m, ids + start) == TIDE_OK);
+      }
+    }
+    tu_oom_disarm();
+    bool ok = tide__keyset_size(ks) == ng;
+    for (uint32_t i = 0; i < N; i++) ok = ok && ids[i] == want[i];
+    CHECK_MSG(ok, "dense set after failure %ld: ids differ", fail);
+    tide__keyset_free(ks);
+  }
+  CHECK(fired > 0);
+  free(v);
+  free(want);
+  free(ids);
+}
+
 int main(void) {
   uint64_t seed = tu_seed(20261121);
   for (int it = 0; it < 40; it++) test_random(seed + (uint64_t)it * 7777, it);
@@ -638,5 +885,7 @@ int main(void) {
   test_string_positions();
   test_translate();
   test_oom();
+  test_dense(seed);
+  test_dense_oom();
   return tu_finish("test_hash");
 }

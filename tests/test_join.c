@@ -831,6 +831,276 @@ static void oom(void) {
   tide_table_free(r);
 }
 
+/* ------------------------------------------------ single integer keys */
+
+/* Reference for one integer key: right (key, position) pairs sorted by
+ * key then position; a left key's matches are one run, in right order. */
+typedef struct kp_t {
+  int64_t k; /* INT64_MIN: null (matches null) */
+  int64_t pos;
+} kp_t;
+static int kp_cmp(const void *a, const void *b) {
+  const kp_t *x = a, *y = b;
+  if (x->k != y->k) return x->k < y->k ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+static uint64_t kp_lower(const kp_t *a, uint64_t n, int64_t k) {
+  uint64_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (a[mid].k < k) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* int64 values of column `col` of t, in RowSet order (int64 columns). */
+static int64_t *read_i64(const tide_table_t *t, const char *col) {
+  uint64_t n = tide_table_size(t);
+  int64_t *out = malloc((n ? n : 1) * sizeof *out);
+  int c = tide_table_col_index(t, col);
+  CHECK(c >= 0 && tide_source_type(tide_table_col_source(t, (size_t)c)) == TIDE_I64);
+  if (c < 0) return out;
+  const tide_source_t *src = tide_table_col_source(t, (size_t)c);
+  static uint64_t keys[TIDE_CHUNK_SIZE];
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  tide_rowset_iter_init(&it, tide_table_rowset(t));
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keys))
+    tide_source_fill(src, &seq, out + seq.pos);
+  return out;
+}
+
+/* An int key column of type t from int64 values (INT64_MIN: null). */
+static void *int_keys_col(tide_type_t t, const int64_t *v, uint64_t n) {
+  if (t == TIDE_I64) {
+    int64_t *o = malloc((n ? n : 1) * sizeof *o);
+    memcpy(o, v, n * sizeof *o);
+    return o;
+  }
+  int32_t *o = malloc((n ? n : 1) * sizeof *o);
+  for (uint64_t i = 0; i < n; i++) o[i] = v[i] == INT64_MIN ? TIDE_NULL_I32 : (int32_t)v[i];
+  return o;
+}
+
+/* join, natural_join, exact_join, where_in and where_not_in on one integer
+ * key (the dense direct-address key set and its hashed fallback) over
+ * tables of several morsels, against the sort-based reference, at 1 and
+ * 2 threads (identical tables required). Key sets: dense positive, dense
+ * with negatives, sparse (range far above 4x the rows: hashed), with
+ * nulls on both sides, repeated right keys; INT64, INT32 and INT32 left
+ * vs INT64 right. */
+static void int_keys(void) {
+  tu_rng rng = {g_seed ^ 0x1e75};
+  const uint64_t nr = 150000, nl = TIDE_MORSEL_ROWS + 5777;
+  static const tide_type_t tp[][2] = {{TIDE_I64, TIDE_I64}, {TIDE_I32, TIDE_I32}, {TIDE_I32, TIDE_I64}};
+  unsigned ncase = 0;
+  uint64_t nrows = 0;
+  for (int dist = 0; dist < 6; dist++) {
+    /* 0 dense 1..nr; 1 dense around 0 (negatives); 2 sparse; 3 dense with
+     * nulls and repeated right keys; 4 sparse with nulls and repeats;
+     * 5 dense, every left key matches, left over a sparse RowSet (every
+     * third row left out) */
+    const bool lsparse = dist == 5;
+    int64_t *rk = malloc(nr * sizeof *rk), *lk = malloc(nl * sizeof *lk);
+    bool repeats = dist >= 3, nulls = dist >= 3;
+    int64_t base = dist == 1 ? -(int64_t)nr / 2 : 1;
+    int64_t mul = (dist == 2 || dist == 4) ? 1009 : 1;
+    for (uint64_t j = 0; j < nr; j++) rk[j] = (int64_t)j;
+    for (uint64_t j = nr; j > 1; j--) { /* shuffle */
+      uint64_t x = tu_below(&rng, j);
+      int64_t t = rk[j - 1];
+      rk[j - 1] = rk[x];
+      rk[x] = t;
+    }
+    for (uint64_t j = 0; j < nr; j++) {
+      int64_t x = repeats ? (int64_t)tu_below(&rng, nr / 3) : rk[j];
+      rk[j] = base + x * mul;
+      if (nulls && tu_below(&rng, 5000) == 0) rk[j] = INT64_MIN;
+    }
+    for (uint64_t i = 0; i < nl; i++) {
+      /* 90%: a key in the right's domain; else a miss (outside or between) */
+      int64_t x = (int64_t)tu_below(&rng, (uint64_t)(repeats ? nr / 3 : nr));
+      lk[i] = base + x * mul;
+      if (dist != 5 && tu_below(&rng, 10) == 0)
+        lk[i] += tu_below(&rng, 2) ? (int64_t)(nr + 5) * mul : (mul > 1 ? 1 : -(int64_t)nr * 2);
+      if (nulls && tu_below(&rng, 400) == 0) lk[i] = INT64_MIN;
+    }
+    kp_t *ref = malloc(nr * sizeof *ref);
+    for (uint64_t j = 0; j < nr; j++) ref[j] = (kp_t){rk[j], (int64_t)j};
+    qsort(ref, nr, sizeof *ref, kp_cmp);
+    bool uniq = true;
+    for (uint64_t j = 1; j < nr && uniq; j++) uniq = ref[j].k != ref[j - 1].k;
+    int64_t *lpos = malloc(nl * sizeof *lpos), *rpos = malloc(nr * sizeof *rpos);
+    for (uint64_t i = 0; i < nl; i++) lpos[i] = (int64_t)i;
+    for (uint64_t j = 0; j < nr; j++) rpos[j] = (int64_t)j;
+    for (size_t ti = 0; ti < sizeof tp / sizeof tp[0]; ti++) {
+      /* every type pair on dists 0 and 3, one each on the others */
+      if (dist != 0 && dist != 3 && dist != 5 && ti != (size_t)(dist % 3)) continue;
+      void *lkc = int_keys_col(tp[ti][0], lk, nl), *rkc = int_keys_col(tp[ti][1], rk, nr);
+      tide_table_t *lfull = tu_table(nl, 2, (const char *[]){"K", "LP"},
+                                     (tide_type_t[]){tp[ti][0], TIDE_I64}, (const void *[]){lkc, lpos});
+      tide_table_t *l = lfull;
+      if (lsparse) {
+        int64_t *sel = malloc(nl * sizeof *sel);
+        uint64_t ns = 0;
+        for (uint64_t i = 0; i < nl; i++)
+          if (i % 3 != 1) sel[ns++] = (int64_t)i;
+        l = subset(lfull, sel, ns);
+        free(sel);
+      }
+      tide_table_t *r = tu_table(nr, 2, (const char *[]){"K", "RP"},
+                                 (tide_type_t[]){tp[ti][1], TIDE_I64}, (const void *[]){rkc, rpos});
+      for (int op = 0; op < 5; op++) { /* natural, exact, join, where_in, where_not_in */
+        if ((op == 0 || op == 1) && !uniq) continue;
+        tide_table_t *res[2] = {NULL, NULL};
+        for (int th = 0; th < 2; th++) {
+          tide_error err;
+          tide_set_threads(th + 1, NULL);
+          const char *on[] = {"K"};
+          if (op == 0) res[th] = tide_natural_join(l, r, on, 1, NULL, 0, &err);
+          else if (op == 1) res[th] = tide_exact_join(l, r, on, 1, NULL, 0, &err);
+          else if (op == 2) res[th] = tide_join(l, r, on, 1, NULL, 0, &err);
+          else if (op == 3) res[th] = tide_where_in(l, r, on, 1, &err);
+          else res[th] = tide_where_not_in(l, r, on, 1, &err);
+          if (op == 1 && lsparse) { /* every key matches: same as natural_join */
+            CHECK_OK_PTR(res[th], err);
+            continue;
+          }
+          if (op == 1) { /* left keys miss: the error names the first missing left row */
+            CHECK_MSG(res[th] == NULL && err.status == TIDE_ERR_NOT_FOUND, "exact_join dist %d: %s", dist,
+                      res[th] ? "no error" : err.msg);
+            uint64_t first = 0;
+            for (; first < nl; first++) {
+              uint64_t a = kp_lower(ref, nr, lk[first]);
+              if (a >= nr || ref[a].k != lk[first]) break;
+            }
+            char tail[64];
+            snprintf(tail, sizeof tail, "at left row %llu", (unsigned long long)first);
+            CHECK_MSG(res[th] == NULL && strstr(err.msg, tail), "exact_join: '%s' lacks '%s'", err.msg, tail);
+            continue;
+          }
+          CHECK_OK_PTR(res[th], err);
+        }
+        tide_set_threads(0, NULL);
+        if (op == 1 && !lsparse) continue;
+        if (res[0] && res[1])
+          CHECK_MSG(same_tables(res[0], res[1]), "dist %d types %zu op %d: 1 and 2 threads differ", dist, ti, op);
+        /* expected (left position, right position) pairs */
+        uint64_t m = 0, cap = op == 2 ? nl * 8 : nl;
+        int64_t *el = malloc(cap * sizeof *el), *er = malloc(cap * sizeof *er);
+        for (uint64_t i = 0; i < nl; i++) {
+          if (lsparse && i % 3 == 1) continue;
+          uint64_t a = kp_lower(ref, nr, lk[i]), b = a;
+          while (b < nr && ref[b].k == lk[i]) b++;
+          if (op <= 1) {
+            el[m] = (int64_t)i;
+            er[m++] = b > a ? ref[a].pos : INT64_MIN;
+          } else if (op == 2) {
+            for (uint64_t x = a; x < b; x++) {
+              if (m == cap) {
+                cap *= 2;
+                el = realloc(el, cap * sizeof *el);
+                er = realloc(er, cap * sizeof *er);
+              }
+              el[m] = (int64_t)i;
+              er[m++] = ref[x].pos;
+            }
+          } else if ((b > a) == (op == 3)) {
+            el[m++] = (int64_t)i;
+          }
+        }
+        tide_table_t *t = res[1];
+        if (t) {
+          CHECK_MSG(tide_table_size(t) == m, "dist %d types %zu op %d: %llu rows, want %llu", dist, ti, op,
+                    (unsigned long long)tide_table_size(t), (unsigned long long)m);
+          if (tide_table_size(t) == m) {
+            int64_t *gl = read_i64(t, "LP"), *gr = op <= 2 ? read_i64(t, "RP") : NULL;
+            if (lsparse && op == 2) /* all matched once: left columns redirected, not shared */
+              CHECK(tide_table_col_source(t, 0) != tide_table_col_source(l, 0));
+            uint64_t bad = m;
+            for (uint64_t x = 0; x < m && bad == m; x++)
+              if (gl[x] != el[x] || (gr && gr[x] != er[x])) bad = x;
+            CHECK_MSG(bad == m, "dist %d types %zu op %d: row %llu is (%lld, %lld), want (%lld, %lld)", dist, ti,
+                      op, (unsigned long long)bad, bad < m ? (long long)gl[bad] : 0,
+                      bad < m && gr ? (long long)gr[bad] : 0, bad < m ? (long long)el[bad] : 0,
+                      bad < m ? (long long)er[bad] : 0);
+            free(gl);
+            free(gr);
+          }
+        }
+        nrows += m;
+        ncase++;
+        free(el);
+        free(er);
+        tide_table_free(res[0]);
+        tide_table_free(res[1]);
+      }
+      if (l != lfull) tide_table_free(l);
+      tide_table_free(lfull);
+      tide_table_free(r);
+      free(lkc);
+      free(rkc);
+    }
+    free(ref);
+    free(lpos);
+    free(rpos);
+    free(rk);
+    free(lk);
+  }
+  printf("  single integer keys: %u cases, %llu result rows checked\n", ncase, (unsigned long long)nrows);
+}
+
+/* Allocation failures on the integer-key paths (dense key set, direct
+ * map, morsel id buffers): every failure is a clean NOMEM, and with no
+ * failure the result is right. */
+static void oom_int_keys(void) {
+  enum { NL = 3000, NR = 500 };
+  int64_t *lk = malloc(NL * sizeof *lk), *lv = malloc(NL * sizeof *lv);
+  int64_t *rk = malloc(NR * sizeof *rk), *rv = malloc(NR * sizeof *rv);
+  for (int i = 0; i < NL; i++) lk[i] = (i * 7) % 600, lv[i] = i;
+  for (int j = 0; j < NR; j++) rk[j] = j, rv[j] = 1000 + j;
+  tide_table_t *l = tu_table(NL, 2, (const char *[]){"K", "LV"}, (tide_type_t[]){TIDE_I64, TIDE_I64},
+                             (const void *[]){lk, lv});
+  tide_table_t *r = tu_table(NR, 2, (const char *[]){"K", "RV"}, (tide_type_t[]){TIDE_I64, TIDE_I64},
+                             (const void *[]){rk, rv});
+  unsigned fired = 0;
+  for (int op = 0; op < 4; op++) {
+    bool done = false;
+    for (int k = 0; k < 400 && !done; k++) {
+      tide_error err;
+      tide_error_clear(&err);
+      tu_oom_arm(k);
+      const char *on[] = {"K"};
+      tide_table_t *res = op == 0   ? tide_natural_join(l, r, on, 1, NULL, 0, &err)
+                          : op == 1 ? tide_join(l, r, on, 1, NULL, 0, &err)
+                          : op == 2 ? tide_where_in(l, r, on, 1, &err)
+                                    : tide_where_not_in(l, r, on, 1, &err);
+      bool f = tu_oom_fired();
+      tu_oom_disarm();
+      if (res) {
+        done = true;
+        /* left keys 500..599 have no right row */
+        uint64_t want = op == 0 ? NL : 0;
+        for (int i = 0; i < NL && op > 0; i++) want += (lk[i] < NR) == (op != 3);
+        CHECK_MSG(tide_table_size(res) == want, "op %d: %llu rows, want %llu", op,
+                  (unsigned long long)tide_table_size(res), (unsigned long long)want);
+        tide_table_free(res);
+      } else {
+        CHECK_MSG(err.status == TIDE_ERR_NOMEM, "op %d fail at %d: %s", op, k, err.msg);
+        fired += f;
+      }
+    }
+    CHECK_MSG(done, "int-key op %d never succeeded", op);
+  }
+  CHECK(fired > 0);
+  tide_table_free(l);
+  tide_table_free(r);
+  free(lk);
+  free(lv);
+  free(rk);
+  free(rv);
+}
+
 int main(void) {
   g_seed = tu_seed(20261121);
   for (int i = 0; i < 64; i++) snprintf(g_pool[i], sizeof g_pool[i], "s%d", i);
@@ -839,7 +1109,9 @@ int main(void) {
   asof_forms();
   empty_sides();
   oom();
+  oom_int_keys();
   random_cases();
   threads();
+  int_keys();
   return tu_finish("test_join");
 }

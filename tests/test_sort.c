@@ -699,12 +699,115 @@ static void test_oom(tu_rng *r) {
   tide_set_threads(0, NULL);
 }
 
+/* A table of more than 2^20 rows: the sort takes the MSD-first radix path
+ * (doubles with nulls, NaN, +-0, infinities and many ties; ties keep
+ * input order), at 1 and 2 threads. Then head_by / tail_by over the
+ * sorted table, whose key columns are read through the sort's
+ * redirection (head_by copies them once), against the naive reference:
+ * per group the first (last) n rows in sorted order, groups in order of
+ * first appearance. */
+static void test_sort_msd_head_by(tu_rng *r) {
+  data_t x;
+  size_t n = ((size_t)1 << 20) + 4321;
+  gen(r, &x, n, NPOOL);
+  tide_table_t *t = make_table(&x, NULL, n);
+  uint64_t *rows = malloc(n * 8), *want = malloc(n * 8), *tmp = malloc(n * 8);
+  int64_t *got = malloc(n * 8);
+  for (size_t k = 0; k < n; k++) rows[k] = k;
+  spec_t sd = {{C_D}, {true}, 1};
+  memcpy(want, rows, n * 8);
+  ref_sort(&x, &sd, want, tmp, n);
+  unsigned checked = 0;
+  for (int threads = 1; threads <= 2; threads++) {
+    tide_error err;
+    CHECK_OK(tide_set_threads(threads, &err), err);
+    const char *dcol[] = {"D"};
+    tide_table_t *st = tide_sort_descending(t, dcol, 1, &err);
+    CHECK_OK_PTR(st, err);
+    if (!st) break;
+    CHECK(tide_table_size(st) == n);
+    if (tide_table_size(st) == n) {
+      read_ids(st, got);
+      size_t bad = n;
+      for (size_t k = 0; k < n && bad == n; k++)
+        if ((uint64_t)got[k] != want[k]) bad = k;
+      CHECK_MSG(bad == n, "seed %llu: sort_descending(D) of %zu rows at %d threads: first wrong row %zu",
+                (unsigned long long)g_seed, n, threads, bad);
+    }
+    /* group keys: I (int32, 7 values + null), Sym (symbol + null) */
+    int keycols[] = {C_I, C_SYM};
+    for (int kc = 0; kc < 2; kc++) {
+      for (int tail = 0; tail < 2; tail++) {
+        uint64_t keep = tail ? 3 : 2;
+        const char *by[] = {NAMES[keycols[kc]]};
+        tide_table_t *hb = tail ? tide_tail_by(st, keep, by, 1, &err) : tide_head_by(st, keep, by, 1, &err);
+        CHECK_OK_PTR(hb, err);
+        if (!hb) continue;
+        /* reference: group index of each sorted row (by first appearance) */
+        enum { MAXG = 64 };
+        int64_t gkey[MAXG];
+        const char *gsym[MAXG];
+        size_t ng = 0;
+        uint64_t cnt[MAXG] = {0}, seen[MAXG] = {0};
+        uint32_t *gid = malloc(n * sizeof *gid);
+        for (size_t k = 0; k < n; k++) {
+          size_t row = want[k], g = 0;
+          for (; g < ng; g++)
+            if (kc == 0 ? gkey[g] == x.i[row]
+                        : (gsym[g] == x.sym[row] || (gsym[g] && x.sym[row] && !strcmp(gsym[g], x.sym[row]))))
+              break;
+          if (g == ng) {
+            gkey[ng] = x.i[row];
+            gsym[ng] = x.sym[row];
+            ng++;
+          }
+          gid[k] = (uint32_t)g;
+          cnt[g]++;
+        }
+        size_t m = 0;
+        for (size_t g = 0; g < ng; g++)
+          for (size_t k = 0; k < n; k++) {
+            if (gid[k] != g) continue;
+            uint64_t rank = seen[g]++;
+            bool take = tail ? rank + keep >= cnt[g] : rank < keep;
+            if (take) tmp[m++] = want[k];
+          }
+        CHECK_MSG(tide_table_size(hb) == m, "%s(%llu) by %s: %llu rows, want %zu", tail ? "tail_by" : "head_by",
+                  (unsigned long long)keep, by[0], (unsigned long long)tide_table_size(hb), m);
+        if (tide_table_size(hb) == m) {
+          int id = tide_table_col_index(hb, "Id");
+          bool ok = id >= 0;
+          for (size_t p = 0; p < m && ok; p++) {
+            tide_table_get(hb, (size_t)id, p, &got[p], NULL);
+            ok = (uint64_t)got[p] == tmp[p];
+          }
+          CHECK_MSG(ok, "%s by %s over a sorted table (%d threads): rows differ", tail ? "tail_by" : "head_by",
+                    by[0], threads);
+          checked += (unsigned)m;
+        }
+        free(gid);
+        tide_table_free(hb);
+      }
+    }
+    tide_table_free(st);
+  }
+  tide_set_threads(0, NULL);
+  printf("  sort of %zu rows (MSD radix) and head_by/tail_by over it: %u rows checked\n", n, checked);
+  free(rows);
+  free(want);
+  free(tmp);
+  free(got);
+  tide_table_free(t);
+  data_free(&x);
+}
+
 int main(void) {
   g_seed = tu_seed(77);
   tu_rng r = {g_seed};
   test_sort_random(&r);
   test_sort_sparse(&r);
   test_sort_large(&r);
+  test_sort_msd_head_by(&r);
   test_sort_errors();
   test_head_tail(&r);
   test_merge(&r);
