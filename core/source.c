@@ -334,6 +334,13 @@ typedef struct paged_source_t {
   page_meta_t *meta;  /* per slot */
   uint64_t nslots;    /* power of two */
   uint64_t npages;
+  /* Dense directory: dir[id] = slot of page id, or -1, for id < ndir.
+   * Kept while the page ids are dense (ids below 4x the page count, as in
+   * every table whose keys are positions), so a page lookup is one array
+   * read instead of a hash probe; sparse key spaces (sort, joins) use the
+   * hash only. */
+  int64_t *dir;
+  uint64_t ndir;
   void *null_page;    /* a page of nulls for reads of unwritten pages */
   tide_arena_t arena;
   prevlog_t log;
@@ -352,6 +359,7 @@ static inline uint64_t log_hash(const prevlog_t *L, uint64_t key) {
 
 /* Slot of page id, or -1 if the page was never written. */
 static inline int64_t paged_slot(const paged_source_t *p, uint64_t id) {
+  if (id < p->ndir) return p->dir[id];
   uint64_t mask = p->nslots - 1;
   for (uint64_t i = page_hash(id) & mask;; i = (i + 1) & mask) {
     if (p->page_ids[i] == id) return (int64_t)i;
@@ -705,6 +713,7 @@ static void paged_destroy(tide_source_t *src) {
   tide_free(p->page_ids);
   tide_free(p->pages);
   tide_free(p->meta);
+  tide_free(p->dir);
   tide_aligned_free(p->null_page);
   tide__arena_destroy(&p->arena);
   log_free(&p->log);
@@ -792,9 +801,40 @@ static void *page_alloc(paged_source_t *p) {
 
 /* Slot of page id, allocating the page (null-filled, born in the current
  * log generation) if needed; -1 on OOM. */
+/* The directory after page id was allocated (or after every slot moved,
+ * `all`): set its entry, growing the directory while the ids are dense.
+ * On OOM the directory keeps its size (lookups beyond it use the hash). */
+static void dir_note(paged_source_t *p, uint64_t id, bool all) {
+  uint64_t from = all ? 0 : p->ndir;
+  if (id >= p->ndir) {
+    uint64_t limit = 4 * (p->npages + 16);
+    if (id < limit) {
+      uint64_t n = TIDE_MAX(TIDE_MAX(p->ndir * 2, id + 1), (uint64_t)64);
+      if (n > limit) n = limit;
+      int64_t *d = tide_realloc(p->dir, n * sizeof *d);
+      if (d) {
+        memset(d + p->ndir, 0xff, (n - p->ndir) * sizeof *d);
+        p->dir = d;
+        from = all ? 0 : p->ndir;
+        p->ndir = n;
+      }
+    }
+  }
+  if (!p->ndir) return;
+  if (all || from < p->ndir) {
+    if (all) memset(p->dir, 0xff, p->ndir * sizeof *p->dir);
+    for (uint64_t sl = 0; sl < p->nslots; sl++) {
+      uint64_t k = p->page_ids[sl];
+      if (k != UINT64_MAX && k >= from && k < p->ndir) p->dir[k] = (int64_t)sl;
+    }
+  }
+}
+
 static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
+  if (id < p->ndir && p->dir[id] >= 0) return p->dir[id];
   uint64_t mask = p->nslots - 1;
   uint64_t i = page_hash(id) & mask;
+  bool moved = false;
   for (;; i = (i + 1) & mask) {
     if (p->page_ids[i] == id) return (int64_t)i;
     if (p->page_ids[i] == UINT64_MAX) break;
@@ -829,6 +869,7 @@ static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
     mask = n - 1;
     for (i = page_hash(id) & mask; p->page_ids[i] != UINT64_MAX; i = (i + 1) & mask) {
     }
+    moved = true;
   }
   void *page = page_alloc(p);
   if (!page) return -1;
@@ -841,6 +882,10 @@ static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
   p->meta[i].lhead = LOG_END;
   p->meta[i].lcount = 0;
   p->npages++;
+  if (moved || id < p->ndir || id < 4 * (p->npages + 16)) {
+    if (id < p->ndir && !moved) p->dir[id] = (int64_t)i;
+    else dir_note(p, id, moved);
+  }
   return (int64_t)i;
 }
 
