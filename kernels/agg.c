@@ -236,8 +236,11 @@ void tide__agg_count(const uint32_t *restrict ids, uint32_t n, uint64_t *restric
 /* ------------------------------------------------ fused scan (agg_by) */
 
 /* The vectorizable scan loops below are also compiled for AVX2 (64-bit
- * compares and selects) and picked at load time on x86-64 with GCC. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+ * compares and selects) and picked at load time on x86-64 with GCC (not
+ * under ThreadSanitizer: the ifunc resolvers would run before its
+ * runtime starts and crash the process at load). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define AGG_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define AGG_CLONES

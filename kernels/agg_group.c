@@ -845,8 +845,9 @@ tide_status tide__direct_plan(const tide_rowset_t *rs, size_t nby, tide_source_t
 }
 
 /* Vectorizable: also compiled for AVX2 (64-bit compares), picked at load
- * time on x86-64 with GCC. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+ * time on x86-64 with GCC (not under ThreadSanitizer: see kernels/agg.c). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void tide__direct_slots(const tide_direct_plan_t *p, const tide_rowseq_t *seq, void *buf,

@@ -407,7 +407,7 @@ static tide_table_t *bench_source(tide_graph_t *g, uint64_t n0, bench_src **out)
 static void test_large(void) {
   tide_error err;
   const char *fs[] = {"X = D * I", "Tag = Sym == `A` ? `a` : `other`", "P = ii"};
-  tide_set_threads(2, NULL);
+  tide_set_threads(tu_par_threads(2), NULL);
   tide_graph_t *g = tide_graph_create(&err);
   bench_src *b;
   tide_table_t *t = bench_source(g, 200000, &b);

@@ -966,7 +966,7 @@ int main(void) {
   test_cost();
   test_big_groups(seed);
   test_big_groups(seed + 1);
-  test_big_first_snapshot(seed, 2);
+  test_big_first_snapshot(seed, tu_par_threads(2));
   for (uint64_t k = 0; k < 3; k++) test_types(seed + 100 + k, cycles / 2);
   printf("incremental_agg: %llu cycles checked against static builds\n",
          (unsigned long long)g_cycles);

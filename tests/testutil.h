@@ -96,4 +96,16 @@ bool tu_oom_fired(void);
 typedef void *(*tu_oom_op)(void *ctx, tide_error *err);
 void *tu_oom_sweep(const char *what, long max_k, tu_oom_op op, void *ctx, tide_error *err);
 
+/* Threads for a test's parallel section: 1 under ThreadSanitizer, whose
+ * runs cannot see libgomp's (uninstrumented) barriers and would report
+ * them as races (scripts/test runs the TSan pass single-threaded). */
+static inline int tu_par_threads(int n) {
+#ifdef __SANITIZE_THREAD__
+  (void)n;
+  return 1;
+#else
+  return n;
+#endif
+}
+
 #endif /* TIDE_TESTUTIL_H */
