@@ -162,7 +162,23 @@ static bool check_positions(const char *op, const tide_expr_t *e, const tide_tab
 typedef struct keyvec {
   uint64_t *keys;
   uint64_t n, cap;
+  bool all; /* every row of the morsel passed: n counts them, keys not stored */
 } keyvec;
+
+/* The keys of rs at positions [pos, pos + cnt) into dst. */
+static void keys_at(const tide_rowset_t *rs, uint64_t pos, uint64_t cnt, uint64_t *dst) {
+  tide_rowset_iter_t it;
+  tide_rowseq_t seq;
+  uint64_t kb[TIDE_CHUNK_SIZE];
+  tide_rowset_iter_init_pos(&it, rs, pos, cnt);
+  while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
+    if (seq.keys)
+      memcpy(dst, seq.keys, seq.n * sizeof *dst);
+    else
+      for (uint32_t j = 0; j < seq.n; j++) dst[j] = seq.first + j;
+    dst += seq.n;
+  }
+}
 
 static bool kv_reserve(keyvec *v, uint64_t extra) {
   if (v->n + extra <= v->cap) return true;
@@ -207,26 +223,45 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
 #pragma omp atomic read
       bad = failed;
       if (bad) break;
-      /* Reserve the morsel's size up front: pages are only touched as keys
-       * are written, and the vector never moves. */
+      /* While every row passes, no key is stored (a filter that keeps
+       * everything, as !isNull over a column without nulls, then costs no
+       * key writes); at the first row that fails, the keys so far are
+       * written from rs. The morsel's size is reserved at that point:
+       * pages are only touched as keys are written, the vector never
+       * moves. */
       uint64_t mrows = TIDE_MIN((uint64_t)TIDE_MORSEL_ROWS, n - m * TIDE_MORSEL_ROWS);
       keyvec *v = &out[m];
-      ok = kv_reserve(v, mrows);
+      bool all = true;
+      uint64_t passed = 0;
       tide_rowset_iter_t it;
       tide_rowset_iter_init_pos(&it, rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       tide_rowseq_t seq;
       while (ok && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, kb)) {
         uint32_t cnt;
         seq.pos += pos0;
-        ok = tide__expr_filter(e, cols, &seq, NULL, sel, &cnt, s) == TIDE_OK &&
-             kv_reserve(v, cnt);
+        ok = tide__expr_filter(e, cols, &seq, NULL, sel, &cnt, s) == TIDE_OK;
         if (!ok) break;
+        if (all) {
+          if (cnt == seq.n) {
+            passed += cnt;
+            continue;
+          }
+          all = false;
+          ok = kv_reserve(v, mrows);
+          if (!ok) break;
+          keys_at(rs, m * TIDE_MORSEL_ROWS, passed, v->keys);
+          v->n = passed;
+        }
         uint64_t *dst = v->keys + v->n;
         if (seq.keys)
           for (uint32_t j = 0; j < cnt; j++) dst[j] = seq.keys[sel[j]];
         else
           for (uint32_t j = 0; j < cnt; j++) dst[j] = seq.first + sel[j];
         v->n += cnt;
+      }
+      if (ok && all) {
+        v->all = true;
+        v->n = passed;
       }
     }
     if (!ok) {
@@ -251,7 +286,10 @@ static tide_rowset_t *filter_rowset(const char *op, const tide_expr_t *e,
       if (all) {
         uint64_t k = 0;
         for (uint64_t m = 0; m < nm; m++) {
-          memcpy(all + k, out[m].keys, out[m].n * sizeof *all);
+          if (out[m].all)
+            keys_at(rs, m * TIDE_MORSEL_ROWS, out[m].n, all + k);
+          else if (out[m].n)
+            memcpy(all + k, out[m].keys, out[m].n * sizeof *all);
           k += out[m].n;
         }
         res = tide_rowset_from_keys(all, total);
