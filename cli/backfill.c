@@ -97,20 +97,6 @@ static int bf_usage(const char *fmt, const char *arg) {
   return EXIT_USAGE;
 }
 
-/* --name VALUE or --name=VALUE (see cli/main.c). */
-static const char *bf_opt(int argc, char **argv, int *i, const char *name, bool *missing) {
-  size_t l = strlen(name);
-  const char *a = argv[*i];
-  if (strncmp(a, name, l) != 0) return NULL;
-  if (a[l] == '=') return a + l + 1;
-  if (a[l] != 0) return NULL;
-  if (*i + 1 >= argc) {
-    *missing = true;
-    return NULL;
-  }
-  (*i)++;
-  return argv[*i];
-}
 
 static double now_s(void) {
   struct timespec ts;
@@ -518,46 +504,46 @@ static int parse_args(int argc, char **argv, bf_args *a) {
       a->quiet = true;
     } else if (!strcmp(s, "--timings")) {
       a->timings = true;
-    } else if ((v = bf_opt(argc, argv, &i, "--db", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--db", &missing)) || missing) {
       if (missing || !*v) return bf_usage("%s", "--db needs a directory");
       a->db = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--from", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--from", &missing)) || missing) {
       if (missing || tide_db_check_date(v, NULL) != TIDE_OK)
         return bf_usage("--from wants a date YYYY-MM-DD, not '%s'", missing ? "" : v);
       a->from = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--to-ns", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--to-ns", &missing)) || missing) {
       if (missing) return bf_usage("%s", "--to-ns needs a namespace");
       tide_error err;
       if (tide_db_check_name("namespace", v, &err) != TIDE_OK) return bf_usage("--to-ns: %s", err.msg);
       a->to_ns = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--to", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--to", &missing)) || missing) {
       if (missing || tide_db_check_date(v, NULL) != TIDE_OK)
         return bf_usage("--to wants a date YYYY-MM-DD, not '%s'", missing ? "" : v);
       a->to = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--out", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--out", &missing)) || missing) {
       if (missing || !*v) return bf_usage("%s", "--out needs NAME[,NAME...]");
       if (outs) return bf_usage("%s", "give --out once, with the names separated by commas");
       outs = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--csv", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--csv", &missing)) || missing) {
       if (missing || !*v) return bf_usage("%s", "--csv needs a directory");
       a->csv_dir = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--codec", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--codec", &missing)) || missing) {
       tide_codec_t codec;
       if (missing || tide_codec_parse(v, &codec, NULL) != TIDE_OK)
         return bf_usage("--codec wants none, lz4 or zstd, not '%s'", missing ? "" : v);
       a->codec_name = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--dates-of", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--dates-of", &missing)) || missing) {
       const char *sl = missing ? NULL : strchr(v, '/');
       if (!sl || sl == v || !sl[1] || strchr(sl + 1, '/'))
         return bf_usage("--dates-of wants NS/TABLE, not '%s'", missing ? "" : v);
       a->dates_of[a->ndates_of++] = v;
-    } else if ((v = bf_opt(argc, argv, &i, "--threads", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
       char *end = NULL;
       long n = missing ? -1 : strtol(v, &end, 10);
       if (missing || !*v || *end || n < 0 || n > 1024)
         return bf_usage("--threads wants a number from 0 to 1024, not '%s'", missing ? "" : v);
       a->threads = (int)n;
-    } else if ((v = bf_opt(argc, argv, &i, "--set", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--set", &missing)) || missing) {
       const char *eq = missing ? NULL : strchr(v, '=');
       if (!eq || eq == v) return bf_usage("--set wants NAME=VALUE, not '%s'", missing ? "" : v);
       char *name = tide_malloc((size_t)(eq - v) + 1);

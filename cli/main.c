@@ -123,21 +123,6 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   return EXIT_USAGE;
 }
 
-/* --name VALUE or --name=VALUE: returns the value and advances *i, or NULL
- * if argv[*i] is not this option. Sets *missing when the value is absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
-  size_t l = strlen(name);
-  const char *a = argv[*i];
-  if (strncmp(a, name, l) != 0) return NULL;
-  if (a[l] == '=') return a + l + 1;
-  if (a[l] != 0) return NULL;
-  if (*i + 1 >= argc) {
-    *missing = true;
-    return NULL;
-  }
-  (*i)++;
-  return argv[*i];
-}
 
 static bool parse_u64(const char *s, uint64_t *out) {
   /* accepts 1000000, 1e7, 1_000_000 */
@@ -203,14 +188,14 @@ static int cmd_run(int argc, char **argv) {
       timings = true;
     } else if (strcmp(a, "--realtime") == 0) {
       realtime = true;
-    } else if ((v = opt_value(argc, argv, &i, "--cycles", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--cycles", &missing)) || missing) {
       if (missing || !parse_u64(v, &cycles)) {
         usage_error("run", "--cycles wants a non-negative number, not '%s'", missing ? "" : v);
         goto out;
       }
       have_cycles = true;
-    } else if ((v = opt_value(argc, argv, &i, "--duration", &missing)) ||
-               (!missing && (v = opt_value(argc, argv, &i, "--period", &missing))) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--duration", &missing)) ||
+               (!missing && (v = tide__cli_opt_value(argc, argv, &i, "--period", &missing))) || missing) {
       bool is_period = strncmp(a, "--period", 8) == 0;
       const char *what = is_period ? "--period" : "--duration";
       if (missing) {
@@ -226,7 +211,7 @@ static int cmd_run(int argc, char **argv) {
       }
       if (is_period) period_ns = ns;
       else duration_ns = ns;
-    } else if ((v = opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
       uint64_t n;
       if (missing) {
         usage_error("run", "option '%s' needs a value", "--threads");
@@ -237,7 +222,7 @@ static int cmd_run(int argc, char **argv) {
         goto out;
       }
       threads = (int)n;
-    } else if ((v = opt_value(argc, argv, &i, "--set", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--set", &missing)) || missing) {
       if (missing) {
         usage_error("run", "option '%s' needs NAME=VALUE", "--set");
         goto out;
@@ -326,28 +311,28 @@ static int cmd_gen_groupby(int argc, char **argv) {
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(commands[1].usage, stdout);
       return 0;
-    } else if ((v = opt_value(argc, argv, &i, "--rows", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--rows", &missing)) || missing) {
       if (missing || !parse_u64(v, &o.rows))
         return usage_error("gen-groupby", "--rows wants a non-negative number, not '%s'",
                            missing ? "" : v);
       have_rows = true;
-    } else if ((v = opt_value(argc, argv, &i, "--k", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--k", &missing)) || missing) {
       if (missing || !parse_u64(v, &o.k) || o.k == 0)
         return usage_error("gen-groupby", "--k wants a positive number, not '%s'",
                            missing ? "" : v);
       have_k = true;
-    } else if ((v = opt_value(argc, argv, &i, "--nas", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--nas", &missing)) || missing) {
       char *end = NULL;
       double d = missing ? -1 : strtod(v, &end);
       if (missing || *end || !(d >= 0 && d <= 100))
         return usage_error("gen-groupby", "--nas wants a percentage 0..100, not '%s'",
                            missing ? "" : v);
       o.nas_pct = d;
-    } else if ((v = opt_value(argc, argv, &i, "--seed", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--seed", &missing)) || missing) {
       if (missing || !parse_u64(v, &o.seed))
         return usage_error("gen-groupby", "--seed wants a non-negative integer, not '%s'",
                            missing ? "" : v);
-    } else if ((v = opt_value(argc, argv, &i, "--out", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--out", &missing)) || missing) {
       if (missing) return usage_error("gen-groupby", "option '%s' needs a path", "--out");
       outpath = v;
     } else {
@@ -404,7 +389,7 @@ static int cmd_topology(int argc, char **argv) {
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(commands[2].usage, stdout);
       return 0;
-    } else if ((v = opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
+    } else if ((v = tide__cli_opt_value(argc, argv, &i, "--threads", &missing)) || missing) {
       uint64_t n;
       if (missing || !parse_u64(v, &n) || n > 1024)
         return usage_error("topology", "--threads wants a number from 0 to 1024, not '%s'",

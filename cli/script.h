@@ -375,4 +375,9 @@ tide_status tide_gen_groupby(const tide_gen_groupby_opts *o, const char *path, t
 #ifdef __cplusplus
 }
 #endif
+/* `tide` command lines (cli/cli_opts.c): --name VALUE or --name=VALUE at
+ * argv[*i]: returns the value (advancing *i past it), or NULL if argv[*i]
+ * is not this option; sets *missing when the value is absent. */
+const char *tide__cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing);
+
 #endif /* TIDE_CLI_SCRIPT_H */

@@ -168,6 +168,46 @@ static tide_status list_subdirs(const char *op, const char *dir, bool (*keep)(co
 }
 
 static bool keep_any(const char *s) { return tide_db_check_name("partition", s, NULL) == TIDE_OK; }
+
+void tide__hist_names_free(char **names, size_t n) {
+  if (names) free_names(names, n);
+}
+
+tide_status tide__hist_writable(const char *op, const char *db, const char *ns, const char *date,
+                                char **wdir, char ***names, size_t *n, size_t *pick,
+                                tide_error *err) {
+  *wdir = NULL;
+  *names = NULL;
+  *n = *pick = 0;
+  char *w = fmt("%s/Systems/%s/WritablePartitions", db, ns);
+  if (!w) return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
+  tide_status st = TIDE_OK;
+  if (!is_dir(w)) {
+    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
+                        "%s: namespace '%s' has no WritablePartitions ('%s' is missing: the "
+                        "administrator creates Partitions/<n> and the WritablePartitions/<n> "
+                        "links)",
+                        op, ns, w);
+  } else if ((st = list_subdirs(op, w, keep_any, names, n, err)) == TIDE_OK && *n == 0) {
+    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
+                        "%s: namespace '%s' has no writable partition (no directory or link "
+                        "to one in '%s')",
+                        op, ns, w);
+  }
+  if (st != TIDE_OK) {
+    tide_free(w);
+    tide__hist_names_free(*names, *n);
+    *names = NULL;
+    *n = 0;
+    return st;
+  }
+  /* FNV-1a of the date picks the writable partition */
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = date; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  *pick = (size_t)(h % *n);
+  *wdir = w;
+  return TIDE_OK;
+}
 static bool keep_date(const char *s) { return is_date(s); }
 
 static tide_status sync_dir(const char *dir, tide_error *err) {
@@ -210,32 +250,17 @@ tide_status tide_historical_write(const char *db, const char *ns, const char *ta
                           "', which is the partitioning column of historical tables "
                           "(rename or drop it)",
                           op);
-  char *wdir = fmt("%s/Systems/%s/WritablePartitions", db, ns);
+  char *wdir = NULL;
   char *pdir = fmt("%s/Systems/%s/Partitions", db, ns);
   char **wn = NULL, **pn = NULL;
-  size_t nw = 0, np = 0;
+  size_t nw = 0, np = 0, pick = 0;
   char *datedir = NULL, *tdir = NULL;
-  if (!wdir || !pdir) {
+  if (!pdir) {
     st = tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", op);
     goto done;
   }
-  if (!is_dir(wdir)) {
-    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
-                        "%s: namespace '%s' has no WritablePartitions ('%s' is missing: the "
-                        "administrator creates Partitions/<n> and the WritablePartitions/<n> "
-                        "links)",
-                        op, ns, wdir);
-    goto done;
-  }
-  st = list_subdirs(op, wdir, keep_any, &wn, &nw, err);
+  st = tide__hist_writable(op, db, ns, date, &wdir, &wn, &nw, &pick, err);
   if (st != TIDE_OK) goto done;
-  if (nw == 0) {
-    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
-                        "%s: namespace '%s' has no writable partition (no directory or link "
-                        "to one in '%s')",
-                        op, ns, wdir);
-    goto done;
-  }
   /* the date must not hold the table already, in any partition */
   if (is_dir(pdir)) {
     st = list_subdirs(op, pdir, keep_any, &pn, &np, err);
@@ -255,10 +280,7 @@ tide_status tide_historical_write(const char *db, const char *ns, const char *ta
       if (exists) goto done;
     }
   }
-  /* FNV-1a of the date picks the writable partition */
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = date; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-  const char *part = wn[h % nw];
+  const char *part = wn[pick];
   datedir = fmt("%s/%s/%s", wdir, part, date);
   tdir = fmt("%s/%s/%s/%s", wdir, part, date, table);
   if (!datedir || !tdir) {

@@ -56,6 +56,18 @@ static uint64_t get64(const uint8_t *p) {
   return v;
 }
 
+/* A commit record read back: REC_OK (magic and checksum right),
+ * REC_UNWRITTEN (the last record and all zeros: space allocated, never
+ * written, so not a commit), or REC_BAD (damaged). */
+enum { REC_OK, REC_UNWRITTEN, REC_BAD };
+static int rec_state(const uint8_t *p, size_t R, bool last) {
+  if (get64(p + R - 8) == tide__checksum64(p, R - 8) && memcmp(p, REC_MAGIC, 8) == 0)
+    return REC_OK;
+  bool zero = true;
+  for (size_t k = 0; k < R && zero; k++) zero = p[k] == 0;
+  return last && zero ? REC_UNWRITTEN : REC_BAD;
+}
+
 /* ----------------------------------------------------------- names */
 
 tide_status tide_intraday_check_name(const char *what, const char *name, tide_error *err) {
@@ -488,10 +500,9 @@ static tide_status log_load(const char *dir, const schema *s, commit_log *out, b
   for (uint64_t i = 0; i < nfull; i++) {
     const uint8_t *p = buf + i * R;
     bool last = i + 1 == nfull;
-    if (get64(p + R - 8) != tide__checksum64(p, R - 8) || memcmp(p, REC_MAGIC, 8) != 0) {
-      bool zero = true;
-      for (size_t k = 0; k < R && zero; k++) zero = p[k] == 0;
-      if (last && zero) break; /* space allocated, never written: not a commit */
+    int rs = rec_state(p, R, last);
+    if (rs == REC_UNWRITTEN) break;
+    if (rs == REC_BAD) {
       *tail_bad = last;
       st = tide_error_set(err, TIDE_ERR_CORRUPT,
                           "%s: commit record %" PRIu64 " of %" PRIu64
@@ -942,10 +953,9 @@ static tide_status itail_load(tide__itail_t *t, uint8_t **recs, uint64_t *nb, bo
     const uint8_t *p = buf + i * R;
     const uint64_t rec = t->nrec + i;
     bool last = i + 1 == n;
-    if (get64(p + R - 8) != tide__checksum64(p, R - 8) || memcmp(p, REC_MAGIC, 8) != 0) {
-      bool zero = true;
-      for (size_t k = 0; k < R && zero; k++) zero = p[k] == 0;
-      if (last && zero) break; /* space allocated, never written: not a commit */
+    int rs = rec_state(p, R, last);
+    if (rs == REC_UNWRITTEN) break;
+    if (rs == REC_BAD) {
       *tail_bad = last;
       st = tide_error_set(err, TIDE_ERR_CORRUPT,
                           "%s: commit record %" PRIu64 " of %" PRIu64

@@ -116,4 +116,16 @@ tide_status tide__itail_poll(tide__itail_t *t, tide_table_t **out, uint64_t *fir
 /* NULL ok. */
 void tide__itail_close(tide__itail_t *t);
 
+/* The writable partitions of namespace ns under db (io/historical.c, the
+ * rule tide_historical_write and tide merge share): *wdir =
+ * "DB/Systems/NS/WritablePartitions" (tide_malloc'd), *names its valid
+ * partition names sorted (numeric names numerically; free with
+ * tide__hist_names_free), *n >= 1 of them, and *pick the index of the one
+ * `date` goes to (a hash of the date). TIDE_ERR_NOT_FOUND naming `op` when
+ * the directory is missing or holds no partition; outputs zeroed then. */
+tide_status tide__hist_writable(const char *op, const char *db, const char *ns, const char *date,
+                                char **wdir, char ***names, size_t *n, size_t *pick,
+                                tide_error *err);
+void tide__hist_names_free(char **names, size_t n);
+
 #endif /* TIDE_IO_INT_H */

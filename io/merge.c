@@ -144,89 +144,6 @@ static void damage_hook(const char *dir) {
   tide_free(p);
 }
 
-/* -------------------------------------- writable partition (as historical.c) */
-
-static bool all_digits(const char *s) {
-  if (!*s) return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
-
-/* Partition names: numeric ones numerically, then the rest by strcmp; the
- * same order as io/historical.c (the choice of partition must agree with
- * tide_historical_write's; tests/test_merge.c checks it). */
-static int cmp_part_name(const char *a, const char *b) {
-  bool da = all_digits(a), db = all_digits(b);
-  if (da != db) return da ? -1 : 1;
-  if (da) {
-    while (*a == '0' && a[1]) a++;
-    while (*b == '0' && b[1]) b++;
-    size_t la = strlen(a), lb = strlen(b);
-    if (la != lb) return la < lb ? -1 : 1;
-  }
-  return strcmp(a, b);
-}
-
-static int cmp_names_qsort(const void *x, const void *y) {
-  return cmp_part_name(*(char *const *)x, *(char *const *)y);
-}
-
-static void free_names(char **v, size_t n) {
-  for (size_t i = 0; v && i < n; i++) tide_free(v[i]);
-  tide_free(v);
-}
-
-/* Valid partition names in dir that are directories or links to them,
- * sorted. */
-static tide_status list_partitions(const char *dir, char ***out, size_t *n, tide_error *err) {
-  *out = NULL;
-  *n = 0;
-  DIR *d = opendir(dir);
-  if (!d)
-    return tide_error_set(err, errno == ENOENT ? TIDE_ERR_NOT_FOUND : TIDE_ERR_IO,
-                          OP ": cannot open '%s': %s", dir, strerror(errno));
-  char **v = NULL;
-  size_t cnt = 0, cap = 0;
-  tide_status st = TIDE_OK;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (tide_db_check_name("partition", de->d_name, NULL) != TIDE_OK) continue;
-    char *p = fmt("%s/%s", dir, de->d_name);
-    if (!p) {
-      st = tide_error_set(err, TIDE_ERR_NOMEM, OP ": out of memory");
-      break;
-    }
-    bool ok = is_dir(p);
-    tide_free(p);
-    if (!ok) continue;
-    if (cnt == cap) {
-      size_t nc = cap ? 2 * cap : 16;
-      char **nv = tide_realloc(v, nc * sizeof *nv);
-      if (!nv) {
-        st = tide_error_set(err, TIDE_ERR_NOMEM, OP ": out of memory");
-        break;
-      }
-      v = nv;
-      cap = nc;
-    }
-    if (!(v[cnt] = tide_strdup(de->d_name))) {
-      st = tide_error_set(err, TIDE_ERR_NOMEM, OP ": out of memory");
-      break;
-    }
-    cnt++;
-  }
-  closedir(d);
-  if (st != TIDE_OK) {
-    free_names(v, cnt);
-    return st;
-  }
-  if (cnt) qsort(v, cnt, sizeof *v, cmp_names_qsort);
-  *out = v;
-  *n = cnt;
-  return TIDE_OK;
-}
-
 /* ------------------------------------------------------------ checksums */
 
 /* Checksums of a table's values, computed from its sources chunk by chunk:
@@ -542,6 +459,13 @@ done:
 /* Remove hidden leftovers of crashed merges of table `table` and date:
  * <wdir>/<n>/<date>/.<table>.merging[.tmp.<digits>] for every writable
  * partition n, and <itab>/.<date>.deleting. The caller holds itab's lock. */
+static bool all_digits(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
 static void clean_leftovers(const char *wdir, char *const *wn, size_t nw, const char *itab,
                             const char *table, const char *date) {
   size_t tl = strlen(table);
@@ -699,32 +623,16 @@ tide_status tide_merge_intraday(const char *db, const char *ns, const char *tabl
   tide_table_t *src = NULL, *sorted = NULL, *back = NULL;
   cksum_t sck = {0}, wck = {0}, bck = {0};
 
-  wdir = fmt("%s/Systems/%s/WritablePartitions", db, ns);
   itab = fmt("%s/Intraday/%s/%s", db, ns, table);
   idir = fmt("%s/Intraday/%s/%s/%s", db, ns, table, date);
   lockp = fmt("%s/writer.lock", idir ? idir : "");
-  if (!wdir || !itab || !idir || !lockp) goto oom;
+  if (!itab || !idir || !lockp) goto oom;
 
-  /* 1. where the partition goes (the same choice as tide_historical_write) */
-  if (!is_dir(wdir)) {
-    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
-                        OP ": namespace '%s' has no WritablePartitions ('%s' is missing: the "
-                        "administrator creates Partitions/<n> and the WritablePartitions/<n> "
-                        "links); nothing was merged",
-                        ns, wdir);
+  /* 1. where the partition goes (the rule tide_historical_write uses) */
+  size_t pick = 0;
+  if ((st = tide__hist_writable(OP, db, ns, date, &wdir, &wn, &nw, &pick, err)) != TIDE_OK)
     goto done;
-  }
-  if ((st = list_partitions(wdir, &wn, &nw, err)) != TIDE_OK) goto done;
-  if (nw == 0) {
-    st = tide_error_set(err, TIDE_ERR_NOT_FOUND,
-                        OP ": namespace '%s' has no writable partition (no directory or link to "
-                        "one in '%s'); nothing was merged",
-                        ns, wdir);
-    goto done;
-  }
-  uint64_t hsh = 1469598103934665603ull;
-  for (const char *c = date; *c; c++) hsh = (hsh ^ (unsigned char)*c) * 1099511628211ull;
-  const char *part = wn[hsh % nw];
+  const char *part = wn[pick];
   partdir = fmt("%s/%s", wdir, part);
   datedir = fmt("%s/%s/%s", wdir, part, date);
   tmpdir = fmt("%s/%s/%s/.%s.merging", wdir, part, date, table);
@@ -949,7 +857,7 @@ done:
   tide_historical_parts_free(parts, np);
   if (wl_fd >= 0) close(wl_fd); /* releases the flocks */
   if (tab_fd >= 0) close(tab_fd);
-  free_names(wn, nw);
+  tide__hist_names_free(wn, nw);
   tide_free(wdir);
   tide_free(itab);
   tide_free(idir);
