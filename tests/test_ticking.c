@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -628,6 +629,12 @@ static void on_flush(tide_publisher_t *pub, uint64_t rows, void *ctx) {
   if (pub != f->pub) f->right_pub = false;
 }
 
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void test_publisher(bool blink) {
   tide_error err;
   tide_graph_t *g = tide_graph_create(&err);
@@ -649,6 +656,7 @@ static void test_publisher(bool blink) {
   uint64_t nseen = 0;
   int cycles = 0;
   bool done = false;
+  const double deadline = mono_now() + 60;
   while (!done || cycles < 3) {
     done = fc.rows >= 2 * PUB_ROWS;
     CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
@@ -658,7 +666,11 @@ static void test_publisher(bool blink) {
         tide_table_get(t, 0, i, &seen[nseen++], &err);
       }
     }
-    if (cycles > 100000) break;
+    /* a time bound, not a cycle bound: empty cycles take microseconds, and
+     * on a loaded 2-CPU machine the appending threads may get no CPU for
+     * 100,000 of them (a CI run failed that way) */
+    if (mono_now() > deadline) break;
+    sched_yield();
   }
   for (int i = 0; i < 2; i++) pthread_join(tid[i], NULL);
   CHECK_OK(tide_graph_run_cycles(g, 1, &err), err);
