@@ -549,8 +549,9 @@ static void paged_patch_sparse(const paged_source_t *p, const tide_rowseq_t *seq
   if (L->born_gen != gen) {
     /* no page was allocated in this step: every key's previous value is
      * its current one unless logged, so probe the log for each key
-     * without looking its page up (one random read fewer per key) */
-    LOG_DISPATCH(w, log_patch_probe, L, seq->keys, seq->n, dst);
+     * without looking its page up (one random read fewer per key); a
+     * step that logged nothing may have no hash yet */
+    if (L->n && L->hcap) LOG_DISPATCH(w, log_patch_probe, L, seq->keys, seq->n, dst);
     return;
   }
   uint32_t probe[TIDE_CHUNK_SIZE];
@@ -809,8 +810,9 @@ static void dir_note(paged_source_t *p, uint64_t id, bool all) {
   if (id >= p->ndir) {
     uint64_t limit = 4 * (p->npages + 16);
     if (id < limit) {
+      /* not clipped to limit: ids hovering just under it would grow the
+       * directory by one step per page (up to 2x the limit is cheap) */
       uint64_t n = TIDE_MAX(TIDE_MAX(p->ndir * 2, id + 1), (uint64_t)64);
-      if (n > limit) n = limit;
       int64_t *d = tide_realloc(p->dir, n * sizeof *d);
       if (d) {
         memset(d + p->ndir, 0xff, (n - p->ndir) * sizeof *d);
@@ -872,7 +874,10 @@ static int64_t paged_slot_for_write(paged_source_t *p, uint64_t id) {
     moved = true;
   }
   void *page = page_alloc(p);
-  if (!page) return -1;
+  if (!page) {
+    if (moved) dir_note(p, UINT64_MAX, true); /* the slots moved: re-point the directory */
+    return -1;
+  }
   fill_nulls(p->base.type, page, TIDE_PAGE_SIZE);
   p->page_ids[i] = id;
   p->pages[i] = page;
