@@ -502,6 +502,25 @@ tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
   return TIDE_OK;
 }
 
+tide_status tide__gtk_apply_runs(tide__gtkvec_t *rem, tide__gtkvec_t *ins, tide__gtkvec_t *tmp,
+                                 tide__tkvec_t *tktmp, tide__tkvec_t *runs, size_t stride) {
+  TIDE_TRY(tide__gtk_sort(rem, tmp));
+  TIDE_TRY(tide__gtk_sort(ins, tmp));
+  size_t i = 0, j = 0;
+  while (i < rem->n || j < ins->n) {
+    uint32_t g = i < rem->n ? rem->a[i].g : UINT32_MAX;
+    if (j < ins->n && ins->a[j].g < g) g = ins->a[j].g;
+    size_t i2 = i, j2 = j;
+    while (i2 < rem->n && rem->a[i2].g == g) i2++;
+    while (j2 < ins->n && ins->a[j2].g == g) j2++;
+    tide__tkvec_t *run = (tide__tkvec_t *)((char *)runs + (size_t)g * stride);
+    TIDE_TRY(tide__tk_apply(run, rem->a + i, i2 - i, ins->a + j, j2 - j, tktmp));
+    i = i2;
+    j = j2;
+  }
+  return TIDE_OK;
+}
+
 tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
                                   const tide_shift_t *shifts, size_t nshifts) {
   uint64_t n = tide_rowset_size(cur);
@@ -741,25 +760,13 @@ done:
 /* Sort and apply removals and insertions to one side's runs. */
 static tide_status runs_apply(asof_state *s, int side, tide__gtkvec_t *rem, tide__gtkvec_t *ins,
                               tide_error *err) {
-  if (tide__gtk_sort(rem, &s->tmp) != TIDE_OK || tide__gtk_sort(ins, &s->tmp) != TIDE_OK)
-    return tide_error_set(err, TIDE_ERR_NOMEM, "%s: out of memory", s->op);
-  size_t i = 0, j = 0;
-  while (i < rem->n || j < ins->n) {
-    uint32_t g = i < rem->n ? rem->a[i].g : UINT32_MAX;
-    if (j < ins->n && ins->a[j].g < g) g = ins->a[j].g;
-    size_t i2 = i, j2 = j;
-    while (i2 < rem->n && rem->a[i2].g == g) i2++;
-    while (j2 < ins->n && ins->a[j2].g == g) j2++;
-    tide_status st = tide__tk_apply(&s->groups[g].side[side], rem->a + i, i2 - i, ins->a + j,
-                                    j2 - j, &s->tktmp);
-    if (st == TIDE_ERR_NOMEM) return tide_error_set(err, st, "%s: out of memory", s->op);
-    if (st != TIDE_OK)
-      return tide_error_set(err, TIDE_ERR_STATE,
-                            "%s: internal error: a %s row to remove is not in its group", s->op,
-                            side ? "right" : "left");
-    i = i2;
-    j = j2;
-  }
+  tide__tkvec_t *runs = s->groups ? &s->groups[0].side[side] : NULL;
+  tide_status st = tide__gtk_apply_runs(rem, ins, &s->tmp, &s->tktmp, runs, sizeof *s->groups);
+  if (st == TIDE_ERR_NOMEM) return tide_error_set(err, st, "%s: out of memory", s->op);
+  if (st != TIDE_OK)
+    return tide_error_set(err, TIDE_ERR_STATE,
+                          "%s: internal error: a %s row to remove is not in its group", s->op,
+                          side ? "right" : "left");
   return TIDE_OK;
 }
 

@@ -215,20 +215,8 @@ static tide_status collect(cross_state *s, int side, const tide_rowset_t *rs, bo
 
 /* Sort and apply s->rem / s->ins to one side's runs; clears them. */
 static tide_status apply(cross_state *s, int side) {
-  TIDE_TRY(tide__gtk_sort(&s->rem, &s->tmp));
-  TIDE_TRY(tide__gtk_sort(&s->ins, &s->tmp));
-  size_t i = 0, j = 0;
-  while (i < s->rem.n || j < s->ins.n) {
-    uint32_t g = i < s->rem.n ? s->rem.a[i].g : UINT32_MAX;
-    if (j < s->ins.n && s->ins.a[j].g < g) g = s->ins.a[j].g;
-    size_t i2 = i, j2 = j;
-    while (i2 < s->rem.n && s->rem.a[i2].g == g) i2++;
-    while (j2 < s->ins.n && s->ins.a[j2].g == g) j2++;
-    TIDE_TRY(tide__tk_apply(&s->groups[g].side[side], s->rem.a + i, i2 - i, s->ins.a + j, j2 - j,
-                            &s->tktmp));
-    i = i2;
-    j = j2;
-  }
+  tide__tkvec_t *runs = s->groups ? &s->groups[0].side[side] : NULL;
+  TIDE_TRY(tide__gtk_apply_runs(&s->rem, &s->ins, &s->tmp, &s->tktmp, runs, sizeof *s->groups));
   s->rem.n = s->ins.n = 0;
   return TIDE_OK;
 }

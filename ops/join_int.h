@@ -181,6 +181,13 @@ tide_status tide__gtk_sort(tide__gtkvec_t *v, tide__gtkvec_t *tmp);
  * if a removal is not present (internal inconsistency). */
 tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
                            const tide__gtk_t *ins, size_t ni, tide__tkvec_t *tmp);
+/* Sort rem and ins (tmp grown as needed) and apply each group's entries
+ * to its run with tide__tk_apply. The run of group g lives at
+ * (char *)runs + g * stride (a field of a per-group struct array). Returns
+ * tide__tk_apply's status of the first failing group: TIDE_ERR_NOMEM, or
+ * TIDE_ERR_STATE (a removal not in its run). */
+tide_status tide__gtk_apply_runs(tide__gtkvec_t *rem, tide__gtkvec_t *ins, tide__gtkvec_t *tmp,
+                                 tide__tkvec_t *tktmp, tide__tkvec_t *runs, size_t stride);
 /* Keys of `cur` (after the update's shifts) mapped back to the previous
  * key space; kept = previous RowSet minus removed. */
 tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,
