@@ -554,56 +554,15 @@ bool tide__update_hits(const tide_update_t *u, const uint64_t *bits, size_t ncol
 
 /* ------------------------------------------------------- as-of state */
 
-/* Order-preserving int64 image of a double; INT64_MIN for null and NaN. */
-static inline int64_t f64_ordered(double d) {
-  if (d != d || d == TIDE_NULL_F64) return INT64_MIN;
-  if (d == 0.0) d = 0.0;
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  u = (u >> 63) ? ~u : (u | (UINT64_C(1) << 63));
-  return (int64_t)(u ^ (UINT64_C(1) << 63));
-}
-
 /* Time values (ordered int64, INT64_MIN: null) at seq. */
 static const int64_t *time_read(const tide_source_t *src, const tide_rowseq_t *seq, bool prev,
                                 void *raw, int64_t *out) {
-  const void *v;
-  if (prev) {
+  const void *v = raw;
+  if (prev)
     tide_source_fill_prev(src, seq, raw);
-    v = raw;
-  } else {
+  else
     v = tide__source_get(src, seq, raw);
-  }
-  uint32_t n = seq->n;
-  switch (src->type) {
-    case TIDE_I64:
-    case TIDE_TS: return v;
-#define AS_TWIDEN(E, name, ctype)                                     \
-  case TIDE_##E: {                                                    \
-    const ctype *s = v;                                               \
-    for (uint32_t i = 0; i < n; i++)                                  \
-      out[i] = s[i] == TIDE_NULL_##E ? INT64_MIN : (int64_t)s[i];     \
-    return out;                                                       \
-  }
-      AS_TWIDEN(I8, int8, int8_t)
-      AS_TWIDEN(I16, int16, int16_t)
-      AS_TWIDEN(I32, int32, int32_t)
-#undef AS_TWIDEN
-    case TIDE_F32: {
-      const float *s = v;
-      for (uint32_t i = 0; i < n; i++)
-        out[i] = s[i] == TIDE_NULL_F32 ? INT64_MIN : f64_ordered((double)s[i]);
-      return out;
-    }
-    case TIDE_F64: {
-      const double *s = v;
-      for (uint32_t i = 0; i < n; i++) out[i] = f64_ordered(s[i]);
-      return out;
-    }
-    default:
-      for (uint32_t i = 0; i < n; i++) out[i] = INT64_MIN;
-      return out;
-  }
+  return tide__join_times(src->type, v, seq->n, out);
 }
 
 typedef struct agroup {

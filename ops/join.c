@@ -48,51 +48,10 @@ typedef struct jtime_t {
   tide_type_t type;
 } jtime_t;
 
-/* Order-preserving int64 image of a double; INT64_MIN for null and NaN. */
-static inline int64_t f64_ordered(double d) {
-  if (d != d || d == TIDE_NULL_F64) return INT64_MIN;
-  if (d == 0.0) d = 0.0; /* -0.0 == 0.0 */
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  u = (u >> 63) ? ~u : (u | (UINT64_C(1) << 63));
-  return (int64_t)(u ^ (UINT64_C(1) << 63));
-}
-
 /* Time values at seq as ordered int64 (INT64_MIN: null, never matches). */
 static const int64_t *time_get(const jtime_t *t, const tide_rowseq_t *seq, void *raw,
                                int64_t *out) {
-  const void *v = tide__source_get(t->src, seq, raw);
-  uint32_t n = seq->n;
-  switch (t->type) {
-  case TIDE_I64:
-  case TIDE_TS:
-    return v;
-#define TIDE_J_TWIDEN(E, name, ctype)                                         \
-  case TIDE_##E: {                                                            \
-    const ctype *s = v;                                                       \
-    for (uint32_t i = 0; i < n; i++)                                          \
-      out[i] = s[i] == TIDE_NULL_##E ? INT64_MIN : (int64_t)s[i];             \
-    return out;                                                               \
-  }
-    TIDE_J_TWIDEN(I8, int8, int8_t)
-    TIDE_J_TWIDEN(I16, int16, int16_t)
-    TIDE_J_TWIDEN(I32, int32, int32_t)
-#undef TIDE_J_TWIDEN
-  case TIDE_F32: {
-    const float *s = v;
-    for (uint32_t i = 0; i < n; i++)
-      out[i] = s[i] == TIDE_NULL_F32 ? INT64_MIN : f64_ordered((double)s[i]);
-    return out;
-  }
-  case TIDE_F64: {
-    const double *s = v;
-    for (uint32_t i = 0; i < n; i++) out[i] = f64_ordered(s[i]);
-    return out;
-  }
-  default:
-    assert(0 && "bad time type");
-    return out;
-  }
+  return tide__join_times(t->type, tide__source_get(t->src, seq, raw), seq->n, out);
 }
 
 static int time_class(tide_type_t t) {

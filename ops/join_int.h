@@ -188,6 +188,10 @@ tide_status tide__tk_apply(tide__tkvec_t *v, const tide__gtk_t *rem, size_t nr,
  * TIDE_ERR_STATE (a removal not in its run). */
 tide_status tide__gtk_apply_runs(tide__gtkvec_t *rem, tide__gtkvec_t *ins, tide__gtkvec_t *tmp,
                                  tide__tkvec_t *tktmp, tide__tkvec_t *runs, size_t stride);
+/* The as-of (time) column values v[0..n) of `type` (integers, timestamps,
+ * floats) as order-preserving int64 (INT64_MIN: null or NaN, never
+ * matches): v itself for INT64/TIMESTAMP, else out. */
+const int64_t *tide__join_times(tide_type_t type, const void *v, uint32_t n, int64_t *out);
 /* Keys of `cur` (after the update's shifts) mapped back to the previous
  * key space; kept = previous RowSet minus removed. */
 tide_rowset_t *tide__unshift_keys(const tide_rowset_t *cur, const tide_rowset_t *kept,

@@ -431,3 +431,48 @@ void tide__jkeys_probe(const tide__jkeys_t *jk, const tide_keyset_t *ks, uint32_
     tide__keyset_find(ks, cols, seq.n, ids + (seq.pos - pos));
   }
 }
+
+/* ----------------------------------------------------------- time values */
+
+/* Order-preserving int64 image of a double; INT64_MIN for null and NaN. */
+static inline int64_t f64_ordered(double d) {
+  if (d != d || d == TIDE_NULL_F64) return INT64_MIN;
+  if (d == 0.0) d = 0.0; /* -0.0 == 0.0 */
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  u = (u >> 63) ? ~u : (u | (UINT64_C(1) << 63));
+  return (int64_t)(u ^ (UINT64_C(1) << 63));
+}
+
+const int64_t *tide__join_times(tide_type_t type, const void *v, uint32_t n, int64_t *out) {
+  switch (type) {
+    case TIDE_I64:
+    case TIDE_TS: return v;
+#define J_TWIDEN(E, ctype)                                            \
+  case TIDE_##E: {                                                    \
+    const ctype *s = v;                                               \
+    for (uint32_t i = 0; i < n; i++)                                  \
+      out[i] = s[i] == TIDE_NULL_##E ? INT64_MIN : (int64_t)s[i];     \
+    return out;                                                       \
+  }
+      J_TWIDEN(I8, int8_t)
+      J_TWIDEN(I16, int16_t)
+      J_TWIDEN(I32, int32_t)
+#undef J_TWIDEN
+    case TIDE_F32: {
+      const float *s = v;
+      for (uint32_t i = 0; i < n; i++)
+        out[i] = s[i] == TIDE_NULL_F32 ? INT64_MIN : f64_ordered((double)s[i]);
+      return out;
+    }
+    case TIDE_F64: {
+      const double *s = v;
+      for (uint32_t i = 0; i < n; i++) out[i] = f64_ordered(s[i]);
+      return out;
+    }
+    default:
+      assert(!"as-of time column of a type the op refused at creation");
+      for (uint32_t i = 0; i < n; i++) out[i] = INT64_MIN;
+      return out;
+  }
+}
