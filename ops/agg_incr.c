@@ -1266,15 +1266,9 @@ static tide_status ai_group_ids(ai_state *s, tide_table_t *t, const tide_rowseq_
   return TIDE_OK;
 }
 
-/* Fold the rows of seq, whose groups are ids, into the state (side 0:
- * add current values, side 1: subtract previous ones). */
-static tide_status ai_apply_ids(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq,
-                                const uint32_t *ids, int side, int flmode, tide_error *err) {
-  const uint32_t n = seq->n;
-  const bool prev = side == 1;
-  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, n, memory_order_relaxed);
-  /* touch groups, row counts */
-  const int64_t d = side ? -1 : 1;
+/* Mark the groups of ids touched this cycle (remembering whether each
+ * was present before) and add d to their row counts per row. */
+static void ai_touch(ai_state *s, const uint32_t *ids, uint32_t n, int64_t d) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t g = ids[i];
     if (s->stamp[g] != s->cyc) {
@@ -1284,6 +1278,16 @@ static tide_status ai_apply_ids(ai_state *s, tide_table_t *t, const tide_rowseq_
     }
     s->rows[g] += d;
   }
+}
+
+/* Fold the rows of seq, whose groups are ids, into the state (side 0:
+ * add current values, side 1: subtract previous ones). */
+static tide_status ai_apply_ids(ai_state *s, tide_table_t *t, const tide_rowseq_t *seq,
+                                const uint32_t *ids, int side, int flmode, tide_error *err) {
+  const uint32_t n = seq->n;
+  const bool prev = side == 1;
+  atomic_fetch_add_explicit(&tide__agg_incr_applied_rows, n, memory_order_relaxed);
+  ai_touch(s, ids, n, side ? -1 : 1);
   if (s->has_fl && flmode) ai_fl(s, seq, ids, flmode);
   for (size_t ii = 0; ii < s->nitems; ii++) {
     ai_item *it = &s->items[ii];
@@ -1328,14 +1332,7 @@ static tide_status ai_apply_same_keys(ai_state *s, tide_table_t *t, const tide_r
         return tide_error_set(err, TIDE_ERR_STATE,
                               "%s: a modified row has a key never seen before", s->op);
   }
-  for (uint32_t i = 0; i < n; i++) { /* touch groups; row counts stay */
-    uint32_t g = ids[i];
-    if (s->stamp[g] != s->cyc) {
-      s->stamp[g] = s->cyc;
-      s->was[g] = s->rows[g] > 0 || (s->nby == 0 && s->cyc > 1);
-      s->touched[s->ntouched++] = g;
-    }
-  }
+  ai_touch(s, ids, n, 0); /* row counts stay */
   if (s->has_fl) ai_fl(s, seq, ids, 2);
   for (size_t ii = 0; ii < s->nitems; ii++) {
     ai_item *it = &s->items[ii];
