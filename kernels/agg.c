@@ -419,3 +419,174 @@ void tide__agg_sum_dbl_nulls(tide_type_t type, const uint32_t *restrict ids, con
       break;
   }
 }
+
+/* ------------------------------------------------ one-pass keyed sums */
+
+/* One item's update in fz_body: J is a constant, so the branch on the
+ * double mask folds away. */
+#define FZ_ITEM(J)                                                   \
+  if (M > J) {                                                       \
+    if (DBL >> J & 1) {                                              \
+      double x = vd##J[i];                                           \
+      uint32_t isn = x == TIDE_NULL_F64;                             \
+      nul |= isn;                                                    \
+      ((double *)e)[J] += isn ? 0.0 : x;                             \
+    } else {                                                         \
+      int64_t x = vi##J[i];                                          \
+      uint32_t isn = x == TIDE_NULL_I64;                             \
+      nul |= isn;                                                    \
+      e[J] += isn ? 0 : (uint64_t)x;                                 \
+      mag##J |= (uint64_t)(x ^ (x >> 63));                           \
+    }                                                                \
+  }
+#define FZ_PTRS(J)                                                   \
+  const int64_t *restrict vi##J = (const int64_t *)a->vals[J];       \
+  const double *restrict vd##J = (const double *)a->vals[J];         \
+  uint64_t mag##J = 0;
+
+/* The loop of tide__agg_fused for one combination of key form (KF),
+ * row counting (CNT), slot storing (ST), number of sums (M) and double
+ * mask (DBL): every argument but a and n is a constant at each call, so
+ * each expansion is a plain loop with no per-row switch. A slot's sums
+ * share a cache line and one address computation (the row counts are an
+ * array of their own: measured faster for one sum); few registers live per
+ * item (spilled accumulators made the loop carry a store-load chain per
+ * row): one null flag for all items and, per int item, the OR of
+ * x ^ (x >> 63). */
+static inline __attribute__((always_inline)) uint32_t fz_body(tide_fz_args_t *a, uint32_t n,
+                                                              const int KF, const int CNT,
+                                                              const int ST, const uint32_t M,
+                                                              const uint32_t DBL) {
+  const uint32_t *restrict ks = (const uint32_t *)a->keys;
+  const int64_t *restrict k64 = (const int64_t *)a->keys;
+  const int32_t *restrict k32 = (const int32_t *)a->keys;
+  const uint64_t minv = a->minv;
+  const uint64_t stride = a->stride;
+  uint32_t *restrict so = a->sl_out;
+  uint64_t *restrict rows = a->rows;
+  uint64_t *restrict acc = a->acc;
+  FZ_PTRS(0)
+  FZ_PTRS(1)
+  FZ_PTRS(2)
+  FZ_PTRS(3)
+  uint32_t nul = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t q;
+    if (KF == TIDE_FZK_SLOTS) {
+      q = ks[i];
+    } else if (KF == TIDE_FZK_I64) {
+      int64_t x = k64[i];
+      q = x == TIDE_NULL_I64 ? 0 : (uint32_t)((uint64_t)x - minv + 1);
+    } else if (KF == TIDE_FZK_I32) {
+      int32_t x = k32[i];
+      q = x == TIDE_NULL_I32 ? 0 : (uint32_t)((uint64_t)(int64_t)x - minv + 1);
+    } else {
+      q = (uint32_t)(k32[i] + 1);
+    }
+    if (ST) so[i] = q;
+    if (CNT) rows[q]++;
+    uint64_t *restrict e = acc + (size_t)q * stride;
+    FZ_ITEM(0)
+    FZ_ITEM(1)
+    FZ_ITEM(2)
+    FZ_ITEM(3)
+  }
+  const uint64_t mags[TIDE_FZ_MAX] = {mag0, mag1, mag2, mag3};
+  for (uint32_t j = 0; j < M; j++) {
+    if (DBL >> j & 1) continue;
+    /* a null's x ^ (x >> 63) is INT64_MAX: then the bound is redone exactly */
+    a->mag[j] |= nul ? tide__agg_int_mag(TIDE_I64, a->vals[j], n) : mags[j];
+  }
+  return nul;
+}
+#undef FZ_ITEM
+#undef FZ_PTRS
+
+/* The (M, DBL) combinations: case index (1 << M) - 1 + DBL. */
+#define FZ_COMBOS(H)                                                                      \
+  H(0, 0)                                                                                 \
+  H(1, 0) H(1, 1)                                                                         \
+  H(2, 0) H(2, 1) H(2, 2) H(2, 3)                                                         \
+  H(3, 0) H(3, 1) H(3, 2) H(3, 3) H(3, 4) H(3, 5) H(3, 6) H(3, 7)                         \
+  H(4, 0) H(4, 1) H(4, 2) H(4, 3) H(4, 4) H(4, 5) H(4, 6) H(4, 7) H(4, 8) H(4, 9)         \
+  H(4, 10) H(4, 11) H(4, 12) H(4, 13) H(4, 14) H(4, 15)
+
+#define FZ_HEADER(NAME, KF, CNT, ST)                                           \
+  static uint32_t NAME(tide_fz_args_t *a, uint32_t n) {                        \
+    switch ((1u << a->m) - 1 + a->dbl) {                                       \
+      FZ_COMBOS(FZ_CASE_##NAME)                                                \
+      default:                                                                 \
+        assert(!"agg fused: bad combination");                                 \
+        return 0;                                                              \
+    }                                                                          \
+  }
+
+#define FZ_CASE_fz_slots(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_SLOTS, 1, 0, M, D);
+#define FZ_CASE_fz_slots_nc(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_SLOTS, 0, 0, M, D);
+#define FZ_CASE_fz_i64(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_I64, 1, 0, M, D);
+#define FZ_CASE_fz_i64_st(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_I64, 1, 1, M, D);
+#define FZ_CASE_fz_i32(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_I32, 1, 0, M, D);
+#define FZ_CASE_fz_i32_st(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_I32, 1, 1, M, D);
+#define FZ_CASE_fz_sym(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_SYM, 1, 0, M, D);
+#define FZ_CASE_fz_sym_st(M, D) \
+  case (1u << M) - 1 + D: return fz_body(a, n, TIDE_FZK_SYM, 1, 1, M, D);
+
+FZ_HEADER(fz_slots, TIDE_FZK_SLOTS, 1, 0)
+FZ_HEADER(fz_slots_nc, TIDE_FZK_SLOTS, 0, 0)
+FZ_HEADER(fz_i64, TIDE_FZK_I64, 1, 0)
+FZ_HEADER(fz_i64_st, TIDE_FZK_I64, 1, 1)
+FZ_HEADER(fz_i32, TIDE_FZK_I32, 1, 0)
+FZ_HEADER(fz_i32_st, TIDE_FZK_I32, 1, 1)
+FZ_HEADER(fz_sym, TIDE_FZK_SYM, 1, 0)
+FZ_HEADER(fz_sym_st, TIDE_FZK_SYM, 1, 1)
+
+uint32_t tide__agg_fused(tide_fz_args_t *a, uint32_t n) {
+  assert(a->m <= TIDE_FZ_MAX && a->dbl < (1u << a->m));
+  const bool st = a->sl_out != NULL;
+  switch (a->kform) {
+    case TIDE_FZK_SLOTS:
+      assert(!st);
+      return a->rows ? fz_slots(a, n) : fz_slots_nc(a, n);
+    case TIDE_FZK_I64:
+      assert(a->rows);
+      return st ? fz_i64_st(a, n) : fz_i64(a, n);
+    case TIDE_FZK_I32:
+      assert(a->rows);
+      return st ? fz_i32_st(a, n) : fz_i32(a, n);
+    case TIDE_FZK_SYM:
+      assert(a->rows);
+      return st ? fz_sym_st(a, n) : fz_sym(a, n);
+  }
+  assert(!"agg fused: bad key form");
+  return 0;
+}
+
+void tide__agg_null_count(tide_type_t type, const uint32_t *restrict ids, const void *vals,
+                          uint32_t n, uint64_t *restrict nulls) {
+  switch (type) {
+#define AGG_NC(E, ctype, NUL)                                              \
+  case TIDE_##E: {                                                         \
+    const ctype *restrict v = (const ctype *)vals;                         \
+    for (uint32_t i = 0; i < n; i++) nulls[ids[i]] += v[i] == NUL;         \
+    break;                                                                 \
+  }
+    AGG_INT_TYPES(AGG_NC)
+    AGG_FLOAT_TYPES(AGG_NC)
+#undef AGG_NC
+    default:
+      assert(!"agg null count: unsupported type");
+      break;
+  }
+}
+
+AGG_CLONES
+void tide__agg_i64_to_f64(const int64_t *restrict v, uint32_t n, double *restrict out) {
+  for (uint32_t i = 0; i < n; i++) out[i] = v[i] == TIDE_NULL_I64 ? TIDE_NULL_F64 : (double)v[i];
+}

@@ -156,4 +156,43 @@ void tide__agg_reduce_sum_dbl(tide_type_t type, const void *vals, uint32_t n, do
  * partial sums. 0 for non-integer types. */
 uint64_t tide__agg_int_mag(tide_type_t type, const void *vals, uint32_t n);
 
+
+/* One-pass keyed sums (the fused agg_by scan): for each row of a chunk,
+ * its slot, the row count of the slot and up to TIDE_FZ_MAX sums, in a
+ * single loop with no intermediate arrays (one scatter pass per
+ * aggregation was the cost of keyed scans). Slot of a row by key form:
+ * SLOTS: keys holds uint32 slots; I64 / I32: slot = x - minv + 1, the
+ * type's null -> 0 (as tide__direct_slots for one key column); SYM:
+ * SYMBOL codes, slot = code + 1 (null code -1 -> 0). The row counts are
+ * rows[q]; a slot's sums lie together (one cache line for a few items):
+ * item j's at acc[q * stride + j] (uint64, or double when bit j of dbl is
+ * set). Values are int64 (TIDE_I64 / TIDE_TS; summed wrapping as uint64)
+ * or double; nulls add nothing. */
+#define TIDE_FZ_MAX 4
+typedef enum tide_fz_key_t { TIDE_FZK_SLOTS, TIDE_FZK_I64, TIDE_FZK_I32, TIDE_FZK_SYM } tide_fz_key_t;
+typedef struct tide_fz_args_t {
+  tide_fz_key_t kform;
+  const void *keys;
+  uint64_t minv;
+  uint32_t *sl_out;  /* not NULL: the slots are stored here (key forms only) */
+  uint64_t *rows;    /* not NULL: rows[q] += 1 per row (key forms: always) */
+  uint64_t *acc;
+  uint64_t stride;
+  uint32_t m;        /* sums, 0..TIDE_FZ_MAX */
+  uint32_t dbl;      /* bit j: item j is double */
+  const void *vals[TIDE_FZ_MAX];
+  /* int items: |= the OR of x ^ (x >> 63) over the values (|x|, less one
+   * for negative x: a bound of the magnitudes, checked as mag + 1) */
+  uint64_t mag[TIDE_FZ_MAX];
+} tide_fz_args_t;
+/* Runs one chunk of n rows; returns nonzero if any item had a null value
+ * (the null counts per slot are then the caller's: rare, a second loop). */
+uint32_t tide__agg_fused(tide_fz_args_t *a, uint32_t n);
+/* int64 values as doubles, null to null (the int avg fallback feeds the
+ * one-pass loop with them). */
+void tide__agg_i64_to_f64(const int64_t *v, uint32_t n, double *out);
+/* nulls[ids[i]] += 1 for each null value of a chunk. */
+void tide__agg_null_count(tide_type_t type, const uint32_t *ids, const void *vals, uint32_t n,
+                          uint64_t *nulls);
+
 #endif /* TIDE_KERNELS_AGG_H */

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "kernels/agg.h"
@@ -39,7 +40,12 @@ void tide__groups_destroy(tide_groups_t *g) {
 }
 
 /* Non-null min and max of an integer-like column over rs; false if every
- * value is null (or there are no rows). */
+ * value is null (or there are no rows). Vectorizable: compiled for AVX2 too
+ * (64-bit min/max by compares), as tide__direct_slots below. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static bool grp_int_range_pos(const tide_rowset_t *rs, uint64_t pos, uint64_t count,
                               const tide_source_t *src, int64_t *minp, int64_t *maxp, void *buf,
                               uint64_t *keybuf) {
@@ -55,16 +61,17 @@ static bool grp_int_range_pos(const tide_rowset_t *rs, uint64_t pos, uint64_t co
   case TIDE_##E: {                                       \
     const ctype *restrict v = (const ctype *)vals;       \
     ctype cmn = MAXV, cmx = NUL;                         \
-    bool cany = false;                                   \
-    /* null is the type minimum: it never raises max */  \
-    for (uint32_t i = 0; i < seq.n; i++) {               \
+    /* null is the smallest value: it never raises max, \
+     * and max stays null only when every value is; for  \
+     * min a null reads as MAXV (by xor: vectorizes) */  \
+    for (uint32_t i = 0, n = seq.n; i < n; i++) {        \
       ctype x = v[i];                                    \
-      bool nn = x != NUL;                                \
+      ctype msk = (ctype)((ctype)0 - (ctype)(x == NUL)); \
+      ctype y = (ctype)(x ^ (msk & (ctype)(NUL ^ MAXV)));\
       cmx = x > cmx ? x : cmx;                           \
-      cany |= nn;                                        \
-      cmn = (nn && x < cmn) ? x : cmn;                   \
+      cmn = y < cmn ? y : cmn;                           \
     }                                                    \
-    if (cany) {                                          \
+    if (cmx != NUL) {                                    \
       any = true;                                        \
       if ((int64_t)cmn < mn) mn = (int64_t)cmn;          \
       if ((int64_t)cmx > mx) mx = (int64_t)cmx;          \
@@ -238,7 +245,14 @@ typedef struct grp_local_t {
   uint32_t *part;         /* local group -> partition */
   uint32_t *map;          /* local group -> id in its partition, then global id */
   tide_status st;
+  /* probe (2 threads): after check_rows rows, give up (every thread, via
+   * *abandon) when more than half of them started a group */
+  uint64_t check_rows;
+  _Atomic bool *abandon;
 } grp_local_t;
+
+/* grp_local_run's status when the probe gave up (not an error). */
+#define GRP_ABANDONED TIDE_ERR_STATE
 
 /* One partition of the merge: the groups whose hash falls in it. */
 typedef struct grp_part_t {
@@ -283,7 +297,23 @@ static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t
   tide_rowset_iter_t it;
   tide_rowseq_t seq;
   tide_rowset_iter_init_pos(&it, rs, L->start, L->count);
+  uint64_t done_rows = 0;
   while (st == TIDE_OK && tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
+    if (L->abandon) {
+      if (atomic_load_explicit(L->abandon, memory_order_relaxed)) {
+        st = GRP_ABANDONED;
+        break;
+      }
+      if (done_rows >= L->check_rows && L->check_rows) {
+        if (L->nloc * 2 > done_rows) {
+          atomic_store_explicit(L->abandon, true, memory_order_relaxed);
+          st = GRP_ABANDONED;
+          break;
+        }
+        L->check_rows = 0; /* checked once */
+      }
+      done_rows += seq.n;
+    }
     for (size_t k = 0; k < nby; k++)
       cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
     uint32_t *restrict cid = ids + seq.pos;
@@ -397,10 +427,17 @@ static tide_status grp_part_run(grp_part_t *P, uint32_t p, grp_local_t *locs, in
  *     each into its own key set, remembering every group's first position;
  *  3. global ids are the ranks of the groups' first positions;
  *  4. every row's local id is replaced by its global id.
- * TIDE_ERR_NOMEM when memory is short (the caller falls back). */
+ * The merge re-inserts every thread's distinct keys: when nearly every row
+ * is a new group, the plan does twice the sequential work, which only
+ * three threads or more repay. With `probe` (2 threads) each thread gives
+ * up after the first 1/16 of its range if more than half of those rows
+ * started a group (about 3% of the work lost; GRP_ABANDONED). Other
+ * failures: TIDE_ERR_NOMEM when memory is short. Either way the caller
+ * falls back to the sequential loop. */
 static tide_status grp_hash_parallel(const tide_rowset_t *rs, size_t nby,
                                      tide_source_t *const *by, const tide_type_t *types, int nt,
-                                     tide_groups_t *g) {
+                                     bool probe, tide_groups_t *g) {
+  _Atomic bool abandon = false;
   const uint64_t nrows = g->nrows;
   const uint32_t np = (uint32_t)nt;
   grp_local_t *locs = tide_calloc((size_t)nt, sizeof *locs);
@@ -418,6 +455,10 @@ static tide_status grp_hash_parallel(const tide_rowset_t *rs, size_t nby,
     uint64_t a = per * (uint64_t)t;
     locs[t].start = a < nrows ? a : nrows;
     locs[t].count = a < nrows ? TIDE_MIN(per, nrows - a) : 0;
+    if (probe) {
+      locs[t].abandon = &abandon;
+      locs[t].check_rows = locs[t].count / 16 ? locs[t].count / 16 : 1;
+    }
   }
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
   for (int t = 0; t < nt; t++) locs[t].st = grp_local_run(&locs[t], rs, nby, by, types, np, g->ids);
@@ -608,11 +649,10 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
     if (!map || !slots) goto oom;
     memset(map, 0xff, mapsize * sizeof *map);
   } else if (path == GRP_HASH) {
-    /* The merge re-inserts every thread's distinct keys: with many groups
-     * the parallel plan does up to twice the sequential work, so it needs
-     * at least three threads to pay off. */
+    /* In parallel (on 2 threads only while most rows repeat a key: see
+     * grp_hash_parallel) */
     int nt = tide__threads_for(nrows);
-    if (nt >= 3 && grp_hash_parallel(rs, nby, by, types, nt, g) == TIDE_OK) goto done;
+    if (nt >= 2 && grp_hash_parallel(rs, nby, by, types, nt, nt < 3, g) == TIDE_OK) goto done;
     ks = tide__keyset_create(nby, types, 0, err);
     if (!ks) {
       st = err ? err->status : TIDE_ERR_NOMEM;

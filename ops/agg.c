@@ -848,19 +848,23 @@ fail:
 
 /* sum, abs_sum, avg and count with no key or with keys that map directly
  * onto few slots (kernels/agg_group.c) run in one parallel pass over the
- * morsels, without materializing group ids: each morsel computes every
- * row's slot, counts its rows per slot, and accumulates every aggregation
- * per slot (integer sums and null counts into per-thread arrays, since
- * they are exact in any order; float sums into per-morsel partials);
- * without keys the partials are plain reductions. Groups are then ordered
- * by first appearance (the first morsel holding a slot is rescanned for
- * the slot's first position) and the partials merged (floats in morsel
- * order), so results do not depend on the thread count; float sums equal
- * the block-partial path's (row order within a morsel, then morsel order;
- * without keys each chunk is summed in 8 fixed lanes). Integer avg
- * accumulates exactly in int64 and divides once, unless the values could
- * overflow int64 (|x| * rows >= 2^62): then that column goes through
- * doubles in a second pass. */
+ * morsels, without materializing group ids: per chunk, one loop computes
+ * every row's slot, counts the rows per slot and accumulates the plain
+ * sums of int64 and double columns (tide__agg_fused, up to TIDE_FZ_MAX
+ * per loop); other items (narrower types, abs_sum) take one scatter pass
+ * each over the slots. Partials are per morsel: a slot's row count and
+ * fused sums lie together (one cache line: the loop makes one address
+ * per row) after the row counts, the other items' sums in arrays of
+ * their own; null counts are
+ * per thread (exact in any order). Without keys the partials are plain
+ * reductions. Groups are then ordered by first appearance (the first
+ * morsel holding a slot is rescanned for the slot's first position) and
+ * the partials merged in morsel order, so results do not depend on the
+ * thread count; float sums equal the block-partial path's (row order
+ * within a morsel, then morsel order; without keys each chunk is summed
+ * in 8 fixed lanes). Integer avg accumulates exactly in int64 and divides
+ * once, unless the values could overflow int64 (|x| * rows >= 2^62): then
+ * that column goes through doubles in a second pass. */
 #define FZ_SLOTS_MAX (1u << 16)
 
 typedef enum fz_mode_t { FZ_COUNT, FZ_INT, FZ_DBL, FZ_IDBL } fz_mode_t;
@@ -870,9 +874,11 @@ typedef struct fz_item_t {
   tide_source_t *src;
   fz_mode_t mode;
   bool absval;
+  bool fusable;     /* int64 or double plain sum: in the one-pass loop */
   bool check_mag;   /* int avg in int64: watch the magnitudes */
   bool active;      /* accumulated by the current pass */
-  uint64_t mag;     /* OR of magnitudes seen */
+  uint64_t mag;     /* bound of the magnitudes seen (see tide_fz_args_t) */
+  uint64_t loc;     /* sum: < W in a slot's entries, else array loc - W */
 } fz_item_t;
 
 typedef struct fz_t {
@@ -882,8 +888,11 @@ typedef struct fz_t {
   int nt;
   size_t ni;
   fz_item_t *it;
-  uint64_t mblock;  /* entries per morsel: rows per slot, then a float sum per item */
-  uint64_t tblock;  /* entries per thread: an int sum and a null count per item */
+  uint64_t W;       /* fused sums per slot */
+  uint64_t mblock;  /* per morsel: mapsize row counts, mapsize * W fused sums,
+                     * then an array per other item */
+  uint64_t tblock;  /* entries per thread: a null count per item and slot */
+  bool counted;     /* the row counts are done (a second pass skips them) */
   uint64_t *part;   /* nm * mblock */
   uint64_t *tpart;  /* nt * tblock */
 } fz_t;
@@ -892,24 +901,84 @@ static bool fz_kind_ok(tide_agg_kind_t k) {
   return k == TIDE_AGG_SUM || k == TIDE_AGG_ABS_SUM || k == TIDE_AGG_AVG || k == TIDE_AGG_COUNT;
 }
 
-/* One pass over every morsel for the active items. */
+/* Item i's partial of slot s within morsel block mb: its base and the
+ * stride between slots. */
+static uint64_t *fz_base(const fz_t *f, uint64_t *mb, size_t i, uint64_t *stride) {
+  assert(f->it[i].mode != FZ_COUNT);
+  const uint64_t loc = f->it[i].loc;
+  if (loc < f->W) {
+    *stride = f->W;
+    return mb + f->mapsize + loc;
+  }
+  *stride = 1;
+  return mb + f->mapsize * (1 + f->W) + (loc - f->W) * f->mapsize;
+}
+
+/* How the key of a one-column plan reads in the one-pass loop; SLOTS:
+ * the slots come from tide__direct_slots first. */
+static tide_fz_key_t fz_key_form(const tide_direct_plan_t *p) {
+  if (p->nby != 1) return TIDE_FZK_SLOTS;
+  switch (p->by[0]->type) {
+    case TIDE_I64:
+    case TIDE_TS:
+      return TIDE_FZK_I64;
+    case TIDE_I32:
+      return TIDE_FZK_I32;
+    case TIDE_SYMBOL:
+      return p->mins[0] == 0 ? TIDE_FZK_SYM : TIDE_FZK_SLOTS;
+    default:
+      return TIDE_FZK_SLOTS;
+  }
+}
+
+/* One pass over every morsel for the active items. Keyed: per chunk, one
+ * loop computes the slots, the rows per slot (first pass only) and the
+ * sums of up to TIDE_FZ_MAX fusable items with consecutive entries (more
+ * in further loops over the stored slots); other items take one scatter
+ * pass each over the slots. */
 static tide_status fz_pass(fz_t *f) {
   const int nt = f->nt;
   const uint64_t msz = f->mapsize;
+  const uint64_t W = f->W;
   const bool keyed = f->plan->nby > 0;
+  const bool counting = !f->counted;
   bool oom = false;
+  size_t *fused = tide_malloc((f->ni ? f->ni : 1) * sizeof *fused);
+  size_t *other = tide_malloc((f->ni ? f->ni : 1) * sizeof *other);
+  if (!fused || !other) {
+    tide_free(fused);
+    tide_free(other);
+    return TIDE_ERR_NOMEM;
+  }
+  size_t nf = 0, no = 0;
+  bool all = true;
+  for (size_t i = 0; i < f->ni; i++) {
+    const fz_item_t *x = &f->it[i];
+    all &= x->active;
+    if (!x->active || x->mode == FZ_COUNT) continue;
+    if (keyed && x->fusable) fused[nf++] = i;
+    else other[no++] = i;
+  }
+  /* the rows are counted by the key loop; a later pass reads slots */
+  const tide_fz_key_t kform = keyed && counting ? fz_key_form(f->plan) : TIDE_FZK_SLOTS;
+  /* the slots must be stored when anything reads them after the first loop */
+  const bool keep_slots = nf > TIDE_FZ_MAX || no > 0;
   tide_morsels_t ms;
-  if (tide__morsels_init(&ms, f->nm, nt, NULL) != TIDE_OK) return TIDE_ERR_NOMEM;
-  /* the thread arrays of the active items start at zero (small) */
+  if (tide__morsels_init(&ms, f->nm, nt, NULL) != TIDE_OK) {
+    tide_free(fused);
+    tide_free(other);
+    return TIDE_ERR_NOMEM;
+  }
+  /* the null counts of the active items start at zero (small) */
   for (int t = 0; t < nt; t++)
     for (size_t i = 0; i < f->ni; i++)
       if (f->it[i].active && f->it[i].mode != FZ_COUNT)
-        memset(f->tpart + (size_t)t * f->tblock + 2 * i * msz, 0, 2 * msz * sizeof *f->tpart);
+        memset(f->tpart + (size_t)t * f->tblock + i * msz, 0, msz * sizeof *f->tpart);
 #pragma omp parallel num_threads(nt)
   {
     const int tid = omp_get_thread_num();
     uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
-    void *vbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
+    char *vbuf = tide_malloc((size_t)TIDE_FZ_MAX * TIDE_CHUNK_SIZE * 8);
     void *kbuf = tide_malloc(TIDE_CHUNK_SIZE * 8);
     uint32_t *sl = tide_malloc(TIDE_CHUNK_SIZE * sizeof *sl);
     uint64_t *mag = tide_calloc(f->ni ? f->ni : 1, sizeof *mag);
@@ -921,30 +990,89 @@ static tide_status fz_pass(fz_t *f) {
     uint64_t *tb = f->tpart + (size_t)tid * f->tblock;
     for (uint64_t m; ok && tide__morsels_next(&ms, tid, &m);) {
       uint64_t *mb = f->part + m * f->mblock;
-      uint64_t *rc = mb;
-      memset(rc, 0, msz * sizeof *rc);
-      for (size_t i = 0; i < f->ni; i++)
-        if (f->it[i].active && f->it[i].mode >= FZ_DBL)
-          memset(mb + (1 + i) * msz, 0, msz * sizeof *mb);
+      if (all) {
+        memset(mb, 0, f->mblock * sizeof *mb);
+      } else {
+        for (size_t i = 0; i < f->ni; i++) {
+          if (!f->it[i].active || f->it[i].mode == FZ_COUNT) continue;
+          uint64_t stride;
+          uint64_t *p = fz_base(f, mb, i, &stride);
+          for (uint64_t q = 0; q < msz; q++) p[q * stride] = 0;
+        }
+        if (counting) memset(mb, 0, msz * sizeof *mb);
+      }
       tide_rowset_iter_t it;
       tide_rowseq_t seq;
       tide_rowset_iter_init_pos(&it, f->rs, m * TIDE_MORSEL_ROWS, TIDE_MORSEL_ROWS);
       while (tide_rowset_iter_next_chunk(&it, TIDE_CHUNK_SIZE, &seq, keybuf)) {
         const uint32_t n = seq.n;
+        bool have_slots = false;
         if (keyed) {
-          tide__direct_slots(f->plan, &seq, kbuf, sl);
-          tide__agg_count(sl, n, rc);
-        } else {
-          rc[0] += n;
+          /* the slots, the row counts and the first batch in one loop */
+          tide_fz_args_t a;
+          a.kform = kform;
+          if (kform == TIDE_FZK_SLOTS) {
+            tide__direct_slots(f->plan, &seq, kbuf, sl);
+            a.keys = sl;
+            have_slots = true;
+          } else {
+            a.keys = tide__source_get(f->plan->by[0], &seq, kbuf);
+            a.minv = (uint64_t)f->plan->mins[0];
+          }
+          a.sl_out = !have_slots && keep_slots ? sl : NULL;
+          have_slots |= a.sl_out != NULL;
+          a.rows = counting ? mb : NULL;
+          a.stride = W;
+          size_t b = 0;
+          do {
+            a.m = 0;
+            a.dbl = 0;
+            const uint64_t loc0 = b < nf ? f->it[fused[b]].loc : 0;
+            a.acc = mb + msz + loc0;
+            for (; b < nf && a.m < TIDE_FZ_MAX && f->it[fused[b]].loc == loc0 + a.m; b++, a.m++) {
+              const fz_item_t *x = &f->it[fused[b]];
+              void *vb = vbuf + (size_t)a.m * TIDE_CHUNK_SIZE * 8;
+              a.vals[a.m] = tide__source_get(x->src, &seq, vb);
+              a.mag[a.m] = 0;
+              if (x->mode == FZ_IDBL) {
+                tide__agg_i64_to_f64(a.vals[a.m], n, vb);
+                a.vals[a.m] = vb;
+              }
+              if (x->mode != FZ_INT) a.dbl |= 1u << a.m;
+            }
+            const bool had = tide__agg_fused(&a, n) != 0;
+            const size_t b0 = b - a.m;
+            if (had && !have_slots) {
+              tide__direct_slots(f->plan, &seq, kbuf, sl);
+              have_slots = true;
+            }
+            for (uint32_t j = 0; j < a.m; j++) {
+              const size_t i = fused[b0 + j];
+              if (!(a.dbl >> j & 1)) mag[i] |= a.mag[j];
+              /* rare: count the nulls per slot */
+              if (had)
+                tide__agg_null_count(a.dbl >> j & 1 ? TIDE_F64 : TIDE_I64, sl, a.vals[j], n,
+                                     tb + i * msz);
+            }
+            /* further loops read the stored slots */
+            a.kform = TIDE_FZK_SLOTS;
+            a.keys = sl;
+            a.sl_out = NULL;
+            a.rows = NULL;
+          } while (b < nf);
+        } else if (counting) {
+          mb[0] += n;
         }
-        for (size_t i = 0; i < f->ni; i++) {
+        for (size_t o = 0; o < no; o++) {
+          const size_t i = other[o];
           const fz_item_t *x = &f->it[i];
-          if (!x->active || x->mode == FZ_COUNT) continue;
-          void *sums = x->mode == FZ_INT ? (void *)(tb + 2 * i * msz) : (void *)(mb + (1 + i) * msz);
-          uint64_t *nulls = tb + (2 * i + 1) * msz;
+          uint64_t stride;
+          void *sums = fz_base(f, mb, i, &stride);
+          uint64_t *nulls = tb + i * msz;
           const void *v = tide__source_get(x->src, &seq, vbuf);
           const tide_type_t ty = x->src->type;
           if (keyed) {
+            assert(stride == 1 && have_slots);
             if (x->mode == FZ_IDBL) tide__agg_sum_dbl_nulls(ty, sl, v, n, sums, nulls);
             else tide__agg_sum_nulls(ty, x->absval, sl, v, n, sums, nulls);
           } else {
@@ -969,6 +1097,9 @@ static tide_status fz_pass(fz_t *f) {
     tide_free(mag);
   }
   tide__morsels_free(&ms);
+  tide_free(fused);
+  tide_free(other);
+  f->counted = true;
   return oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
@@ -1076,17 +1207,18 @@ static tide_source_t *fz_output(const fz_t *f, size_t i, uint32_t ng, const uint
   memset(o, 0, (size_t)ng * 8);
   for (uint32_t r = 0; r < ng; r++) cnt[r] = rows[r];
   for (int t = 0; t < f->nt; t++) {
-    const uint64_t *tb = f->tpart + (size_t)t * f->tblock;
-    const uint64_t *ps = tb + 2 * i * msz, *pn = tb + (2 * i + 1) * msz;
+    const uint64_t *pn = f->tpart + (size_t)t * f->tblock + i * msz;
     for (uint32_t r = 0; r < ng; r++) cnt[r] -= pn[slot[r]];
-    if (x->mode == FZ_INT)
-      for (uint32_t r = 0; r < ng; r++) o[r] += ps[slot[r]];
   }
   double *od = (double *)o;
-  if (x->mode != FZ_INT) {
-    for (uint64_t m = 0; m < f->nm; m++) {
-      const double *pd = (const double *)(f->part + m * f->mblock + (1 + i) * msz);
-      for (uint32_t r = 0; r < ng; r++) od[r] += pd[slot[r]];
+  for (uint64_t m = 0; m < f->nm; m++) {
+    uint64_t stride;
+    const uint64_t *p = fz_base(f, f->part + m * f->mblock, i, &stride);
+    if (x->mode == FZ_INT) {
+      for (uint32_t r = 0; r < ng; r++) o[r] += p[slot[r] * stride];
+    } else {
+      const double *pd = (const double *)p;
+      for (uint32_t r = 0; r < ng; r++) od[r] += pd[slot[r] * stride];
     }
   }
   int64_t *oi = (int64_t *)o;
@@ -1121,29 +1253,12 @@ static tide_status agg_fused(agg_ctx_t *c, const agg_item_t *items, size_t nitem
   f.ni = nitems;
   f.nm = (nrows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   f.nt = tide__threads_for(nrows);
-  f.mblock = 1 + nitems;
-  f.tblock = 2 * nitems;
-  uint64_t max_slots = AGG_PARTIAL_MAX / (f.nm * f.mblock + (uint64_t)f.nt * f.tblock);
-  if (max_slots > FZ_SLOTS_MAX) max_slots = FZ_SLOTS_MAX;
-  if (max_slots < 1) return TIDE_OK;
-  bool ok;
-  uint32_t ng = 0;
-  uint32_t *slot = NULL;
-  uint64_t *fk = NULL, *cnt = NULL, *rows = NULL;
-  /* the plan (key ranges) stays with the caller for the grouping path */
-  tide_status st = tide__direct_plan(c->rs, nby, bysrc, max_slots, plan, &ok);
-  if (st != TIDE_OK) return agg_oom(c, err);
-  if (!ok) return TIDE_OK;
-  f.plan = plan;
-  f.mapsize = plan->mapsize;
-  f.mblock *= f.mapsize;
-  f.tblock *= f.mapsize;
+  /* partials: the row counts, the fusable items' sums per slot, an array
+   * per other item (count items read the row counts) */
   f.it = tide_calloc(nitems, sizeof *f.it);
-  f.part = tide_malloc(f.nm * f.mblock * sizeof *f.part);
-  f.tpart = tide_malloc((size_t)f.nt * f.tblock * sizeof *f.tpart);
-  if (!f.it || !f.part || !f.tpart) goto oom;
-  /* int64 partials of an int avg cannot overflow while |x| * rows < 2^62 */
-  const uint64_t mag_limit = (UINT64_C(1) << 62) / nrows;
+  if (!f.it) return agg_oom(c, err);
+  f.W = 0;
+  uint64_t narr = 0;
   for (size_t i = 0; i < nitems; i++) {
     fz_item_t *x = &f.it[i];
     x->kind = items[i].kind;
@@ -1153,12 +1268,48 @@ static tide_status agg_fused(agg_ctx_t *c, const agg_item_t *items, size_t nitem
     if (x->kind == TIDE_AGG_COUNT) x->mode = FZ_COUNT;
     else x->mode = tide__agg_sum_is_int(x->src->type) ? FZ_INT : FZ_DBL;
     x->check_mag = x->kind == TIDE_AGG_AVG && x->mode == FZ_INT;
+    x->fusable = !x->absval && (x->mode == FZ_INT ? x->src->type == TIDE_I64 || x->src->type == TIDE_TS
+                                                  : x->mode == FZ_DBL && x->src->type == TIDE_F64);
+    if (x->fusable) x->loc = f.W++;
   }
+  for (size_t i = 0; i < nitems; i++) {
+    fz_item_t *x = &f.it[i];
+    if (x->mode == FZ_COUNT) x->loc = 0;
+    else if (!x->fusable) x->loc = f.W + narr++;
+  }
+  f.mblock = 1 + f.W + narr;
+  f.tblock = nitems;
+  uint64_t max_slots = AGG_PARTIAL_MAX / (f.nm * f.mblock + (uint64_t)f.nt * f.tblock);
+  if (max_slots > FZ_SLOTS_MAX) max_slots = FZ_SLOTS_MAX;
+  if (max_slots < 1) {
+    tide_free(f.it);
+    return TIDE_OK;
+  }
+  bool ok;
+  uint32_t ng = 0;
+  uint32_t *slot = NULL;
+  uint64_t *fk = NULL, *cnt = NULL, *rows = NULL;
+  /* the plan (key ranges) stays with the caller for the grouping path */
+  tide_status st = tide__direct_plan(c->rs, nby, bysrc, max_slots, plan, &ok);
+  if (st != TIDE_OK || !ok) {
+    tide_free(f.it);
+    return st != TIDE_OK ? agg_oom(c, err) : TIDE_OK;
+  }
+  f.plan = plan;
+  f.mapsize = plan->mapsize;
+  f.mblock *= f.mapsize;
+  f.tblock *= f.mapsize;
+  f.part = tide_malloc(f.nm * f.mblock * sizeof *f.part);
+  f.tpart = tide_malloc((size_t)f.nt * f.tblock * sizeof *f.tpart);
+  if (!f.part || !f.tpart) goto oom;
+  /* int64 partials of an int avg cannot overflow while |x| * rows < 2^62 */
+  const uint64_t mag_limit = (UINT64_C(1) << 62) / nrows;
   if (fz_pass(&f) != TIDE_OK) goto oom;
   bool again = false;
   for (size_t i = 0; i < nitems; i++) {
     fz_item_t *x = &f.it[i];
-    x->active = x->check_mag && x->mag >= mag_limit;
+    /* mag bounds |x| - 1 (fused loop) or |x|: either way |x| <= mag + 1 */
+    x->active = x->check_mag && x->mag >= mag_limit - 1;
     if (x->active) x->mode = FZ_IDBL;
     again |= x->active;
   }

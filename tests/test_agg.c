@@ -871,6 +871,42 @@ static void test_groups(void) {
     }
     tide_set_threads(0, NULL);
   }
+  /* nearly every row a new group (a wide int key: the hash path): on 2
+   * threads the parallel plan gives up after its probe and the sequential
+   * loop runs; with a few repeats late in the table, ids and first keys
+   * must equal the 1-thread ones and a naive first-appearance numbering */
+  {
+    int64_t *u = malloc(n * sizeof *u);
+    for (uint64_t i = 0; i < n; i++)
+      u[i] = i > n / 2 && tu_below(&r, 4) == 0 ? (int64_t)tu_below(&r, (uint32_t)i) * 1000003
+                                                : (int64_t)i * 1000003;
+    const char *un[] = {"U"};
+    tide_type_t ut[] = {TIDE_I64};
+    const void *uc[] = {u};
+    tide_table_t *tu = tu_table(n, 1, un, ut, uc);
+    tide_source_t *su = tide_table_col_source(tu, 0);
+    uint32_t *ref = malloc(n * sizeof *ref);
+    uint32_t *first_of = malloc(n * sizeof *first_of); /* by i: the value's id */
+    uint32_t nref = 0;
+    for (uint64_t i = 0; i < n; i++) first_of[i] = UINT32_MAX;
+    for (uint64_t i = 0; i < n; i++) {
+      uint64_t v = (uint64_t)(u[i] / 1000003);
+      if (first_of[v] == UINT32_MAX) first_of[v] = nref++;
+      ref[i] = first_of[v];
+    }
+    for (int th = 1; th <= 3; th++) {
+      tide_set_threads(th, NULL);
+      CHECK(tide__groups_build(tide_table_rowset(tu), 1, &su, &ga, "test", &err) == TIDE_OK);
+      CHECK_MSG(ga.ngroups == nref && memcmp(ga.ids, ref, n * sizeof *ref) == 0,
+                "new group per row, %d threads: %u groups, expected %u", th, ga.ngroups, nref);
+      tide__groups_destroy(&ga);
+    }
+    tide_set_threads(0, NULL);
+    free(ref);
+    free(first_of);
+    tide_table_free(tu);
+    free(u);
+  }
   /* two columns (direct, parallel) with 1 and 3 threads */
   {
     tide_source_t *two[2] = {tide_table_col_source(t, 2), sa};
@@ -1075,9 +1111,10 @@ static void test_fused(void) {
   const uint64_t n = FZ_N;
   int8_t *k8 = malloc(n), *kb = malloc(n), *v8 = malloc(n), *vb = malloc(n);
   int64_t *k64 = malloc(n * 8), *kw = malloc(n * 8), *v64 = malloc(n * 8), *vh = malloc(n * 8);
-  int32_t *v32 = malloc(n * 4);
+  int32_t *v32 = malloc(n * 4), *k32 = malloc(n * 4);
+  int64_t *vn = malloc(n * 8), *vg = malloc(n * 8);
   float *vf = malloc(n * 4);
-  double *vd = malloc(n * 8);
+  double *vd = malloc(n * 8), *ve = malloc(n * 8);
   const char **ks = malloc(n * sizeof *ks);
   static const char *SY[] = {"b", "a", "d", "c", "e"};
   for (uint64_t i = 0; i < n; i++) {
@@ -1097,31 +1134,41 @@ static void test_fused(void) {
                                   : (int64_t)(tu_next(&r) >> 3) - ((int64_t)1 << 60); /* ~2^60 */
     vf[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_F32 : (float)(tu_unit(&r) * 100 - 50);
     vd[i] = tu_below(&r, 10) == 0 ? TIDE_NULL_F64 : tu_unit(&r) * 2000 - 1000;
+    k32[i] = tu_below(&r, 50) == 0 ? TIDE_NULL_I32 : (int32_t)tu_below(&r, 26) - 5;
+    /* no nulls: the one-pass loop's null-free path (and its magnitude
+     * bound: VG's avg must take the double fallback from it) */
+    vn[i] = (int64_t)tu_below(&r, 2000001) - 1000000;
+    vg[i] = (int64_t)(tu_next(&r) >> 3) - ((int64_t)1 << 60);
+    ve[i] = tu_unit(&r) * 200 - 100;
   }
   /* the groups whose key is null in k8 hold no V32 value: an all-null sum */
   for (uint64_t i = 0; i < n; i++)
     if (k8[i] == TIDE_NULL_I8) v32[i] = TIDE_NULL_I32;
-  const char *names[] = {"K8", "KB", "K64", "KW", "KS", "V8", "VB", "V32", "V64", "VH", "VF", "VD"};
+  const char *names[] = {"K8", "KB", "K64", "KW", "KS", "V8", "VB", "V32", "V64",
+                         "VH", "VF", "VD", "K32", "VN", "VG", "VE"};
   tide_type_t types[] = {TIDE_I8,  TIDE_BOOL, TIDE_I64, TIDE_I64, TIDE_SYMBOL, TIDE_I8,
-                         TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64, TIDE_F32,    TIDE_F64};
-  const void *cols[] = {k8, kb, k64, kw, ks, v8, vb, v32, v64, vh, vf, vd};
-  tide_table_t *full = tu_table(n, 12, names, types, cols);
+                         TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64, TIDE_F32,    TIDE_F64,
+                         TIDE_I32,  TIDE_I64, TIDE_I64, TIDE_F64};
+  const void *cols[] = {k8, kb, k64, kw, ks, v8, vb, v32, v64, vh, vf, vd, k32, vn, vg, ve};
+  tide_table_t *full = tu_table(n, 16, names, types, cols);
   tide_error err;
   tide_table_t *filt = tide_where(full, "(V8 % 3) != 0", &err);
   CHECK_OK_PTR(filt, err);
-  const char *a1[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD"};
-  const char *a2[] = {"AV8=V8", "AV32=V32", "AV64=V64", "AVH=VH", "AVF=VF", "AVD=VD", "AVB=VB"};
+  const char *a1[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD", "VN", "VE"};
+  const char *a2[] = {"AV8=V8", "AV32=V32", "AV64=V64", "AVH=VH", "AVF=VF",
+                      "AVD=VD", "AVB=VB",   "AVN=VN",   "AVG=VG", "AVE=VE"};
   const char *a3[] = {"SA32=V32", "SAD=VD", "SAH=VH"};
   const char *a4[] = {"MinD=VD"}, *a5[] = {"N"};
-  tide_agg_spec_t sp[] = {{TIDE_AGG_SUM, a1, 7, 0, NULL, false},
-                          {TIDE_AGG_AVG, a2, 7, 0, NULL, false},
+  tide_agg_spec_t sp[] = {{TIDE_AGG_SUM, a1, 9, 0, NULL, false},
+                          {TIDE_AGG_AVG, a2, 10, 0, NULL, false},
                           {TIDE_AGG_ABS_SUM, a3, 3, 0, NULL, false},
                           {TIDE_AGG_COUNT, a5, 1, 0, NULL, false},
                           {TIDE_AGG_MIN, a4, 1, 0, NULL, false}};
   const char *by0[] = {NULL}, *by1[] = {"K8"}, *by2[] = {"K64"}, *by3[] = {"KB", "K8"},
-             *by4[] = {"K8", "K64", "KB"}, *by5[] = {"KS"}, *by6[] = {"KW"}, *by7[] = {"KS", "K8"};
-  const char *const *bys[] = {by0, by1, by2, by3, by4, by5, by6, by7};
-  const size_t nbys[] = {0, 1, 1, 2, 3, 1, 1, 2};
+             *by4[] = {"K8", "K64", "KB"}, *by5[] = {"KS"}, *by6[] = {"KW"}, *by7[] = {"KS", "K8"},
+             *by8[] = {"K32"};
+  const char *const *bys[] = {by0, by1, by2, by3, by4, by5, by6, by7, by8};
+  const size_t nbys[] = {0, 1, 1, 2, 3, 1, 1, 2, 1};
   long checks = 0;
   for (int ti = 0; ti < 2; ti++) {
     tide_table_t *t = ti ? filt : full;
@@ -1132,7 +1179,7 @@ static void test_fused(void) {
     for (uint64_t i = 0; i < n; i++)
       if (!ti || v8[i] == TIDE_NULL_I8 || v8[i] % 3 != 0) rowpos[m++] = (uint32_t)i;
     CHECK(tide_table_size(t) == m);
-    for (size_t b = 0; b < 8; b++) {
+    for (size_t b = 0; b < 9; b++) {
       if ((ti && b != 4) || b == 3) continue; /* filtered: one key set */
       tide_set_threads(2, NULL);
       tide_table_t *o3 = tide_agg_by(t, sp, 4, bys[b], nbys[b], &err);
@@ -1165,6 +1212,7 @@ static void test_fused(void) {
           uint64_t v, card;
           if (!strcmp(kn, "K8")) v = k8[i] == TIDE_NULL_I8 ? 0 : (uint64_t)(k8[i] + 11), card = 64;
           else if (!strcmp(kn, "KB")) v = kb[i] == TIDE_NULL_BOOL ? 0 : (uint64_t)kb[i] + 1, card = 3;
+          else if (!strcmp(kn, "K32")) v = k32[i] == TIDE_NULL_I32 ? 0 : (uint64_t)(k32[i] + 6), card = 64;
           else if (!strcmp(kn, "K64"))
             v = k64[i] == TIDE_NULL_I64 ? 0 : (uint64_t)(k64[i] - 999999999999LL), card = 64;
           else if (!strcmp(kn, "KS")) {
@@ -1203,15 +1251,17 @@ static void test_fused(void) {
       CHECK_MSG(tide_table_size(o1) == (nbys[b] ? ng : 1), "fused: %llu groups, expected %llu",
                 (unsigned long long)tide_table_size(o1), (unsigned long long)ng);
       if (tide_table_size(o1) == ng && ng <= 1000) {
-        /* columns: sums of 7, avgs of 7, abs sums of 3, count */
-        const void *vals[] = {v8, vb, v32, v64, vh, vf, vd};
-        const tide_type_t vt[] = {TIDE_I8, TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64, TIDE_F32, TIDE_F64};
-        const char *sname[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD"};
-        const char *aname[] = {"AV8", "AVB", "AV32", "AV64", "AVH", "AVF", "AVD"};
+        /* columns: sums of 9, avgs of 10 (VG: avg only), abs sums of 3, count */
+        const void *vals[] = {v8, vb, v32, v64, vh, vf, vd, vn, ve, vg};
+        const tide_type_t vt[] = {TIDE_I8,  TIDE_BOOL, TIDE_I32, TIDE_I64, TIDE_I64,
+                                  TIDE_F32, TIDE_F64,  TIDE_I64, TIDE_F64, TIDE_I64};
+        const char *sname[] = {"V8", "VB", "V32", "V64", "VH", "VF", "VD", "VN", "VE", NULL};
+        const char *aname[] = {"AV8", "AVB", "AV32", "AV64", "AVH",
+                               "AVF", "AVD", "AVN",  "AVE",  "AVG"};
         uint64_t *isum = calloc(ng, 8), *cnt = calloc(ng, 8), *rows = calloc(ng, 8);
         long double *dsum = calloc(ng, sizeof *dsum), *dabs = calloc(ng, sizeof *dabs);
         for (uint64_t j = 0; j < m; j++) rows[gid[j]]++;
-        for (int c = 0; c < 7; c++) {
+        for (int c = 0; c < 10; c++) {
           memset(isum, 0, ng * 8);
           memset(cnt, 0, ng * 8);
           for (uint64_t g = 0; g < ng; g++) dsum[g] = dabs[g] = 0;
@@ -1235,10 +1285,14 @@ static void test_fused(void) {
           }
           const bool isint = vt[c] != TIDE_F32 && vt[c] != TIDE_F64;
           for (uint64_t g = 0; g < ng; g++) {
-            double s = tu_cell_f64(o1, sname[c], g), a = tu_cell_f64(o1, aname[c], g);
+            double s = sname[c] ? tu_cell_f64(o1, sname[c], g) : NAN;
+            double a = tu_cell_f64(o1, aname[c], g);
             bool ok;
             if (!cnt[g]) {
               ok = isnan(s) && isnan(a);
+            } else if (c == 9) { /* VG: ~2^60 without nulls, avg through doubles */
+              double ea = (double)(dsum[g] / (long double)cnt[g]);
+              ok = fabs(a - ea) <= 1e-12 * (1 + fabs(ea));
             } else {
               double es = isint ? (double)(int64_t)isum[g] : (double)dsum[g];
               double ea = (double)(dsum[g] / (long double)cnt[g]);
@@ -1255,7 +1309,7 @@ static void test_fused(void) {
             checks++;
             if (!ok) {
               CHECK_MSG(false, "fused %s by#%zu table %d group %llu: sum %.17g avg %.17g",
-                        sname[c], b, ti, (unsigned long long)g, s, a);
+                        aname[c], b, ti, (unsigned long long)g, s, a);
               break;
             }
           }
@@ -1305,7 +1359,7 @@ static void test_fused(void) {
   tide_table_free(filt);
   tide_table_free(full);
   free(k8); free(kb); free(v8); free(vb); free(k64); free(kw); free(v64); free(vh);
-  free(v32); free(vf); free(vd); free(ks);
+  free(v32); free(vf); free(vd); free(ks); free(k32); free(vn); free(vg); free(ve);
 }
 
 /* NULL entries in user column lists are reported as errors (no crash). */
