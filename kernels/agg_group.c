@@ -125,16 +125,6 @@ static void grp_slots(size_t nby, tide_source_t *const *by, const int64_t *mins,
   }
 }
 
-typedef struct grp_first_t {
-  uint64_t pos;
-  uint64_t slot;
-} grp_first_t;
-
-static int grp_first_cmp(const void *a, const void *b) {
-  uint64_t x = ((const grp_first_t *)a)->pos, y = ((const grp_first_t *)b)->pos;
-  return (x > y) - (x < y);
-}
-
 /* Parallel direct-map grouping (same ids as the sequential loop):
  *  1. each thread computes the slots of its morsels into ids and the least
  *     position of each slot it saw (thread-local array);
@@ -151,7 +141,6 @@ static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
   const uint64_t nmorsels = (nrows + TIDE_MORSEL_ROWS - 1) / TIDE_MORSEL_ROWS;
   uint64_t *lfirst = tide_malloc((size_t)nt * mapsize * sizeof *lfirst);
   uint32_t *map = tide_malloc(mapsize * sizeof *map);
-  grp_first_t *firsts = NULL;
   tide_morsels_t ms = {0};
   bool oom = !lfirst || !map || tide__morsels_init(&ms, nmorsels, nt, NULL) != TIDE_OK;
   if (!oom) {
@@ -204,33 +193,40 @@ static tide_status grp_direct_parallel(const tide_rowset_t *rs, size_t nby,
     lfirst[sidx] = p;
     ng += p != UINT64_MAX;
   }
-  firsts = tide_malloc((ng ? ng : 1) * sizeof *firsts);
+  /* groups in order of first position (radix: up to 65536 * 16 slots) */
+  uint64_t *fpos = tide_malloc((ng ? ng : 1) * sizeof *fpos);
+  uint64_t *fslot = tide_malloc((ng ? ng : 1) * sizeof *fslot);
   g->first_key = tide_malloc((ng ? ng : 1) * sizeof *g->first_key);
-  if (!firsts || !g->first_key) {
-    tide_free(firsts);
-    tide_free(lfirst);
-    tide_free(map);
-    tide_free(g->first_key);
-    g->first_key = NULL;
-    return TIDE_ERR_NOMEM;
-  }
+  if (!fpos || !fslot || !g->first_key) goto oom_sort;
   uint64_t q = 0;
-  for (uint64_t sidx = 0; sidx < mapsize; sidx++)
-    if (lfirst[sidx] != UINT64_MAX) firsts[q++] = (grp_first_t){lfirst[sidx], sidx};
-  qsort(firsts, ng, sizeof *firsts, grp_first_cmp);
-  for (uint64_t r = 0; r < ng; r++) {
-    map[firsts[r].slot] = (uint32_t)r;
-    g->first_key[r] = tide_rowset_key_at(rs, firsts[r].pos);
+  for (uint64_t sidx = 0; sidx < mapsize; sidx++) {
+    if (lfirst[sidx] == UINT64_MAX) continue;
+    fpos[q] = lfirst[sidx];
+    fslot[q++] = sidx;
   }
+  if (tide__radix_sort(fpos, fslot, ng, NULL) != TIDE_OK) goto oom_sort;
+  for (uint64_t r = 0; r < ng; r++) {
+    map[fslot[r]] = (uint32_t)r;
+    g->first_key[r] = tide_rowset_key_at(rs, fpos[r]);
+  }
+  tide_free(fpos);
+  tide_free(fslot);
   uint32_t *restrict ids = g->ids;
   const int64_t nr = (int64_t)nrows;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < nr; i++) ids[i] = map[ids[i]];
   g->ngroups = (uint32_t)ng;
-  tide_free(firsts);
   tide_free(lfirst);
   tide_free(map);
   return TIDE_OK;
+oom_sort:
+  tide_free(fpos);
+  tide_free(fslot);
+  tide_free(lfirst);
+  tide_free(map);
+  tide_free(g->first_key);
+  g->first_key = NULL;
+  return TIDE_ERR_NOMEM;
 }
 
 /* ------------------------------------------------ parallel hash path */
@@ -575,6 +571,9 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
   uint64_t *slots = NULL;
 
   g->ids = tide_malloc((nrows ? nrows : 1) * sizeof *g->ids);
+  /* 40 MB at 1e7 rows, written once by the workers: 2 MB pages fault
+   * 512 times less often */
+  tide__table_mem_advise(g->ids, (nrows ? nrows : 1) * sizeof *g->ids);
   keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
   bufs = tide_malloc((nby ? nby : 1) * TIDE_CHUNK_SIZE * 8);
   cols = tide_malloc((nby ? nby : 1) * sizeof *cols);
