@@ -1264,6 +1264,15 @@ static void redir_fill_impl(const tide_source_t *src, const tide_rowseq_t *seq, 
   /* Translate outer keys; compact away the unmatched (null) ones. */
   if (seq->keys == NULL) {
     const uint64_t *src_keys = map + seq->first;
+    /* a run of the map with no null key is the inner keys as they are
+     * (the usual case: one vectorized check instead of a copy) */
+    uint64_t nulls = 0;
+    for (uint32_t i = 0; i < n; i++) nulls |= src_keys[i] == TIDE_NULL_KEY;
+    if (!nulls) {
+      tide_rowseq_t direct = {0, src_keys, 0, n};
+      inner_fill(r->inner, &direct, dst);
+      return;
+    }
     for (uint32_t i = 0; i < n; i++) {
       uint64_t k = src_keys[i];
       keys[m] = k;
