@@ -357,6 +357,7 @@ const void *tide__keyset_keys(const tide_keyset_t *ks, size_t k) {
 static tide_status ks_resize_slots(tide_keyset_t *ks, uint64_t nslots) {
   uint64_t *slots = tide_malloc(nslots * sizeof *slots);
   if (!slots) return TIDE_ERR_NOMEM;
+  tide__table_mem_advise(slots, nslots * sizeof *slots);
   memset(slots, 0xff, nslots * sizeof *slots);
   const uint64_t mask = nslots - 1;
   const uint64_t *restrict hashes = ks->hashes;
@@ -387,15 +388,20 @@ static tide_status ks_reserve(tide_keyset_t *ks, uint32_t more) {
       uint64_t *h = tide_realloc(ks->hashes, ncap * sizeof *h);
       if (!h) return TIDE_ERR_NOMEM;
       ks->hashes = h;
+      tide__table_mem_advise(h, ncap * sizeof *h);
     }
+    /* large sets (q10: 1e7 groups of 6 keys, over 1 GB with the slots)
+     * fault 2 MB pages, 512 times fewer faults */
     for (size_t k = 0; k < ks->nkeys; k++) {
       void *p = tide_realloc(ks->keys[k], ncap * tide_type_width(ks->types[k]));
       if (!p) return TIDE_ERR_NOMEM;
       ks->keys[k] = p;
+      tide__table_mem_advise(p, ncap * tide_type_width(ks->types[k]));
       if (ks->types[k] == TIDE_STRING) {
         ks_str_t *l = tide_realloc(ks->lens[k], ncap * sizeof *l);
         if (!l) return TIDE_ERR_NOMEM;
         ks->lens[k] = l;
+        tide__table_mem_advise(l, ncap * sizeof *l);
       }
     }
     ks->cap = (uint32_t)ncap;
