@@ -629,6 +629,6 @@ void tide__agg_null_count(tide_type_t type, const uint32_t *restrict ids, const 
 }
 
 AGG_CLONES
-void tide__agg_i64_to_f64(const int64_t *restrict v, uint32_t n, double *restrict out) {
+void tide__agg_i64_to_f64(const int64_t *v, uint32_t n, double *out) {
   for (uint32_t i = 0; i < n; i++) out[i] = v[i] == TIDE_NULL_I64 ? TIDE_NULL_F64 : (double)v[i];
 }

@@ -189,7 +189,7 @@ typedef struct tide_fz_args_t {
  * (the null counts per slot are then the caller's: rare, a second loop). */
 uint32_t tide__agg_fused(tide_fz_args_t *a, uint32_t n);
 /* int64 values as doubles, null to null (the int avg fallback feeds the
- * one-pass loop with them). */
+ * one-pass loop with them); out may be v (in place). */
 void tide__agg_i64_to_f64(const int64_t *v, uint32_t n, double *out);
 /* nulls[ids[i]] += 1 for each null value of a chunk. */
 void tide__agg_null_count(tide_type_t type, const uint32_t *ids, const void *vals, uint32_t n,

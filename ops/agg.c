@@ -1002,9 +1002,11 @@ static tide_status fz_pass(fz_t *f) {
     uint64_t *tb = f->tpart + (size_t)tid * f->tblock;
     for (uint64_t m; ok && tide__morsels_next(&ms, tid, &m);) {
       uint64_t *mb = f->part + m * f->mblock;
-      if (all) {
+      if (all && counting) {
         memset(mb, 0, f->mblock * sizeof *mb);
       } else {
+        /* a later pass (every item may be active again): its items'
+         * entries only, the row counts stay */
         for (size_t i = 0; i < f->ni; i++) {
           if (!f->it[i].active || f->it[i].mode == FZ_COUNT) continue;
           uint64_t stride;

@@ -1106,6 +1106,46 @@ static int cmp_pair_u64(const void *a, const void *b) {
   return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* An int avg whose magnitudes force the double pass, alone in its
+ * query: the second pass must keep the row counts (it wiped them once,
+ * leaving no groups: found in review). With and without a key. */
+static void test_fused_avg_alone(void) {
+  const int64_t big = (int64_t)1 << 61; /* 3 rows: |x| * 3 >= 2^62 */
+  int64_t k[] = {1, 1, 2}, v[] = {big, big, 5};
+  const char *names[] = {"K", "V"};
+  tide_type_t types[] = {TIDE_I64, TIDE_I64};
+  const void *cols[] = {k, v};
+  tide_table_t *t = tu_table(3, 2, names, types, cols);
+  const char *av[] = {"A=V"}, *by[] = {"K"};
+  tide_agg_spec_t sp[] = {{TIDE_AGG_AVG, av, 1, 0, NULL, false}};
+  tide_error err;
+  for (int th = 1; th <= 2; th++) {
+    tide_set_threads(th, NULL);
+    tide_table_t *o = tide_agg_by(t, sp, 1, by, 1, &err);
+    CHECK_OK_PTR(o, err);
+    if (o) {
+      CHECK_MSG(tide_table_size(o) == 2, "avg alone by K: %llu rows",
+                (unsigned long long)tide_table_size(o));
+      if (tide_table_size(o) == 2) {
+        CHECK(tu_cell_f64(o, "A", 0) == (double)big);
+        CHECK(tu_cell_f64(o, "A", 1) == 5.0);
+      }
+    }
+    tide_table_free(o);
+    o = tide_agg_by(t, sp, 1, NULL, 0, &err);
+    CHECK_OK_PTR(o, err);
+    if (o) {
+      CHECK_MSG(tide_table_size(o) == 1, "avg alone, no key: %llu rows",
+                (unsigned long long)tide_table_size(o));
+      if (tide_table_size(o) == 1)
+        CHECK(fabs(tu_cell_f64(o, "A", 0) - ((double)big * 2 + 5) / 3) <= 1e3);
+    }
+    tide_table_free(o);
+  }
+  tide_set_threads(0, NULL);
+  tide_table_free(t);
+}
+
 static void test_fused(void) {
   tu_rng r = {90210};
   const uint64_t n = FZ_N;
@@ -1479,6 +1519,7 @@ int main(void) {
   test_groups();
   test_morsels();
   test_fused();
+  test_fused_avg_alone();
   test_null_names();
   test_oom();
   free(STRBUF);
