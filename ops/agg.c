@@ -141,38 +141,46 @@ static void put_nulls(tide_type_t type, void *dst, const uint32_t *idx, uint32_t
 static tide_status gather_into(const tide_source_t *src, const uint64_t *keys, uint64_t n,
                                void *dst) {
   const size_t w = tide_type_width(src->type);
-  uint64_t *tmp = tide_malloc(TIDE_CHUNK_SIZE * sizeof *tmp);
-  uint32_t *nulls = tide_malloc(TIDE_CHUNK_SIZE * sizeof *nulls);
-  if (!tmp || !nulls) {
+  const int64_t nch = (int64_t)((n + TIDE_CHUNK_SIZE - 1) / TIDE_CHUNK_SIZE);
+  bool oom = false;
+  /* in parallel over chunks: q10's key columns are 1e7 values each */
+#pragma omp parallel num_threads(tide__threads_for(n))
+  {
+    uint64_t *tmp = tide_malloc(TIDE_CHUNK_SIZE * sizeof *tmp);
+    uint32_t *nulls = tide_malloc(TIDE_CHUNK_SIZE * sizeof *nulls);
+    if (!tmp || !nulls) {
+#pragma omp atomic write
+      oom = true;
+    }
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < nch; ch++) {
+      if (!tmp || !nulls) continue;
+      const uint64_t off = (uint64_t)ch * TIDE_CHUNK_SIZE;
+      uint32_t m = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, n - off);
+      const uint64_t *k = keys + off;
+      uint32_t nn = 0;
+      uint64_t any = TIDE_NULL_KEY;
+      for (uint32_t i = 0; i < m; i++) {
+        if (k[i] == TIDE_NULL_KEY) nulls[nn++] = i;
+        else any = k[i];
+      }
+      char *d = (char *)dst + off * w;
+      if (nn == m) {
+        put_nulls(src->type, d, nulls, nn);
+        continue;
+      }
+      tide_rowseq_t seq = {0, k, 0, m};
+      if (nn) {
+        for (uint32_t i = 0; i < m; i++) tmp[i] = k[i] == TIDE_NULL_KEY ? any : k[i];
+        seq.keys = tmp;
+      }
+      tide_source_fill(src, &seq, d);
+      if (nn) put_nulls(src->type, d, nulls, nn);
+    }
     tide_free(tmp);
     tide_free(nulls);
-    return TIDE_ERR_NOMEM;
   }
-  for (uint64_t off = 0; off < n; off += TIDE_CHUNK_SIZE) {
-    uint32_t m = (uint32_t)TIDE_MIN((uint64_t)TIDE_CHUNK_SIZE, n - off);
-    const uint64_t *k = keys + off;
-    uint32_t nn = 0;
-    uint64_t any = TIDE_NULL_KEY;
-    for (uint32_t i = 0; i < m; i++) {
-      if (k[i] == TIDE_NULL_KEY) nulls[nn++] = i;
-      else any = k[i];
-    }
-    char *d = (char *)dst + off * w;
-    if (nn == m) {
-      put_nulls(src->type, d, nulls, nn);
-      continue;
-    }
-    tide_rowseq_t seq = {0, k, 0, m};
-    if (nn) {
-      for (uint32_t i = 0; i < m; i++) tmp[i] = k[i] == TIDE_NULL_KEY ? any : k[i];
-      seq.keys = tmp;
-    }
-    tide_source_fill(src, &seq, d);
-    if (nn) put_nulls(src->type, d, nulls, nn);
-  }
-  tide_free(tmp);
-  tide_free(nulls);
-  return TIDE_OK;
+  return oom ? TIDE_ERR_NOMEM : TIDE_OK;
 }
 
 /* New flat source of src's type (dictionary shared, strings kept alive)
