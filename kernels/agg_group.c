@@ -548,6 +548,87 @@ tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_
   return tide__groups_build_ranged(rs, nby, by, NULL, g, op, err);
 }
 
+/* Key packing for the sequential hash loop: the SYMBOL and small-range
+ * integer key columns become one int64 key (the mixed-radix number of
+ * their direct slots, as grp_slots), so a 6-column key like q10's is
+ * hashed, compared and stored as 2 columns. The map from key tuples is
+ * one-to-one, so the groups and their order do not change. pidx: the
+ * packed columns (np of them, at least 2, or none), mins / cards their
+ * slots; ridx: the other columns in order (nr). */
+typedef struct grp_pack_t {
+  size_t np, nr;
+  size_t *pidx, *ridx;
+  int64_t *mins;
+  uint64_t *cards;
+  tide_source_t **pby;
+} grp_pack_t;
+
+#define GRP_PACK_MAX (UINT64_C(1) << 62) /* the packed value stays a positive int64 */
+
+static void grp_pack_free(grp_pack_t *p) {
+  tide_free(p->pidx);
+  tide_free(p->ridx);
+  tide_free(p->mins);
+  tide_free(p->cards);
+  tide_free(p->pby);
+  memset(p, 0, sizeof *p);
+}
+
+static tide_status grp_pack_plan(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                                 const tide_direct_plan_t *ranges, grp_pack_t *p) {
+  memset(p, 0, sizeof *p);
+  p->pidx = tide_malloc(nby * sizeof *p->pidx);
+  p->ridx = tide_malloc(nby * sizeof *p->ridx);
+  p->mins = tide_malloc(nby * sizeof *p->mins);
+  p->cards = tide_malloc(nby * sizeof *p->cards);
+  p->pby = tide_malloc(nby * sizeof *p->pby);
+  if (!p->pidx || !p->ridx || !p->mins || !p->cards || !p->pby) {
+    grp_pack_free(p);
+    return TIDE_ERR_NOMEM;
+  }
+  uint64_t prod = 1;
+  for (size_t k = 0; k < nby; k++) {
+    tide_type_t ty = by[k]->type;
+    int64_t mn = 0;
+    uint64_t card = 0; /* 0: not packable */
+    if (ty == TIDE_SYMBOL) {
+      if (by[k]->symtab) card = (uint64_t)tide_symtab_size(by[k]->symtab) + 1;
+    } else if (ty != TIDE_STRING && !tide_type_is_floating(ty) && ty < TIDE_TYPE_COUNT) {
+      int64_t mx;
+      bool any;
+      if (ranges && ranges->has && ranges->has[k]) {
+        any = ranges->has[k] == 2;
+        mn = ranges->lo[k];
+        mx = ranges->hi[k];
+      } else if (grp_int_range_par(rs, by[k], &mn, &mx, &any) != TIDE_OK) {
+        grp_pack_free(p);
+        return TIDE_ERR_NOMEM;
+      }
+      if (!any) {
+        mn = 0;
+        card = 1;
+      } else if ((uint64_t)mx - (uint64_t)mn < GRP_PACK_MAX) {
+        card = (uint64_t)mx - (uint64_t)mn + 2;
+      }
+    }
+    if (card && card <= GRP_PACK_MAX / prod) {
+      prod *= card;
+      p->mins[p->np] = mn;
+      p->cards[p->np] = card;
+      p->pby[p->np] = by[k];
+      p->pidx[p->np++] = k;
+    } else {
+      p->ridx[p->nr++] = k;
+    }
+  }
+  if (p->np < 2) { /* nothing gained */
+    p->np = 0;
+    p->nr = nby;
+    for (size_t k = 0; k < nby; k++) p->ridx[k] = k;
+  }
+  return TIDE_OK;
+}
+
 tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
                                       tide_source_t *const *by, const tide_direct_plan_t *ranges,
                                       tide_groups_t *g, const char *op, tide_error *err) {
@@ -569,6 +650,8 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
   int64_t *mins = NULL;
   uint64_t *cards = NULL;
   uint64_t *slots = NULL;
+  grp_pack_t pk;
+  memset(&pk, 0, sizeof pk);
 
   g->ids = tide_malloc((nrows ? nrows : 1) * sizeof *g->ids);
   /* 40 MB at 1e7 rows, written once by the workers: 2 MB pages fault
@@ -652,7 +735,17 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
      * grp_hash_parallel) */
     int nt = tide__threads_for(nrows);
     if (nt >= 2 && grp_hash_parallel(rs, nby, by, types, nt, nt < 3, g) == TIDE_OK) goto done;
-    ks = tide__keyset_create(nby, types, 0, err);
+    if (grp_pack_plan(rs, nby, by, ranges, &pk) != TIDE_OK) goto oom;
+    size_t nk = nby;
+    if (pk.np) {
+      /* key set columns: the packed key, then the others */
+      nk = 1 + pk.nr;
+      types[0] = TIDE_I64;
+      for (size_t j = 0; j < pk.nr; j++) types[1 + j] = by[pk.ridx[j]]->type;
+      slots = tide_malloc(TIDE_CHUNK_SIZE * sizeof *slots);
+      if (!slots) goto oom;
+    }
+    ks = tide__keyset_create(nk, types, 0, err);
     if (!ks) {
       st = err ? err->status : TIDE_ERR_NOMEM;
       goto fail;
@@ -685,8 +778,16 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
         break;
       }
       case GRP_HASH: {
-        for (size_t k = 0; k < nby; k++)
-          cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+        if (pk.np) {
+          grp_slots(pk.np, pk.pby, pk.mins, pk.cards, &seq, bufs, slots);
+          cols[0] = slots;
+          for (size_t j = 0; j < pk.nr; j++)
+            cols[1 + j] =
+                tide__source_get(by[pk.ridx[j]], &seq, bufs + (1 + j) * TIDE_CHUNK_SIZE * 8);
+        } else {
+          for (size_t k = 0; k < nby; k++)
+            cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+        }
         st = tide__keyset_insert(ks, cols, n, cid);
         if (st != TIDE_OK) {
           tide_error_set(err, st, "%s: grouping failed: %s", op, tide_status_str(st));
@@ -724,6 +825,7 @@ fail:
   tide__groups_destroy(g);
 done:
   tide__keyset_free(ks);
+  grp_pack_free(&pk);
   tide_free(map);
   tide_free(mins);
   tide_free(cards);

@@ -871,6 +871,36 @@ static void test_groups(void) {
     }
     tide_set_threads(0, NULL);
   }
+  /* packed keys (the sequential hash loop packs C and A into one int64,
+   * S stays a column) against the parallel plan (3 threads, no packing)
+   * and the 2-thread probe path */
+  {
+    tide_source_t *sc = tide_table_col_source(t, 2), *ss = tide_table_col_source(t, 3);
+    tide_source_t *three[3] = {ss, sc, sa};
+    tide_groups_t g1, g2, g3;
+    tide_set_threads(1, NULL);
+    CHECK(tide__groups_build(tide_table_rowset(t), 3, three, &g1, "test", &err) == TIDE_OK);
+    tide_set_threads(2, NULL);
+    CHECK(tide__groups_build(tide_table_rowset(t), 3, three, &g2, "test", &err) == TIDE_OK);
+    tide_set_threads(3, NULL);
+    CHECK(tide__groups_build(tide_table_rowset(t), 3, three, &g3, "test", &err) == TIDE_OK);
+    tide_set_threads(0, NULL);
+    CHECK_MSG(g1.ngroups == g3.ngroups && memcmp(g1.ids, g3.ids, n * sizeof *g1.ids) == 0 &&
+                  memcmp(g1.first_key, g3.first_key, g1.ngroups * sizeof *g1.first_key) == 0,
+              "packed (S, C, A): 1 vs 3 threads");
+    CHECK_MSG(g2.ngroups == g3.ngroups && memcmp(g2.ids, g3.ids, n * sizeof *g2.ids) == 0,
+              "packed (S, C, A): 2 vs 3 threads");
+    /* (S, C, A) groups like (C, A): S is A's text */
+    tide_source_t *two[2] = {sc, sa};
+    tide_groups_t gd;
+    CHECK(tide__groups_build(tide_table_rowset(t), 2, two, &gd, "test", &err) == TIDE_OK);
+    CHECK_MSG(gd.ngroups == g1.ngroups && memcmp(gd.ids, g1.ids, n * sizeof *gd.ids) == 0,
+              "packed (S, C, A) vs direct (C, A)");
+    tide__groups_destroy(&g1);
+    tide__groups_destroy(&g2);
+    tide__groups_destroy(&g3);
+    tide__groups_destroy(&gd);
+  }
   /* nearly every row a new group (a wide int key: the hash path): on 2
    * threads the parallel plan gives up after its probe and the sequential
    * loop runs; with a few repeats late in the table, ids and first keys
