@@ -231,6 +231,110 @@ oom_sort:
 
 /* ------------------------------------------------ parallel hash path */
 
+static tide_status grp_int_range_par(const tide_rowset_t *rs, const tide_source_t *src,
+                                     int64_t *minp, int64_t *maxp, bool *anyp);
+
+/* Key packing for hash grouping: the SYMBOL and small-range
+ * integer key columns become one int64 key (the mixed-radix number of
+ * their direct slots, as grp_slots), so a 6-column key like q10's is
+ * hashed, compared and stored as 2 columns. The map from key tuples is
+ * one-to-one, so the groups and their order do not change. pidx: the
+ * packed columns (np of them, at least 2, or none), mins / cards their
+ * slots; ridx: the other columns in order (nr). */
+typedef struct grp_pack_t {
+  size_t np, nr;
+  size_t *pidx, *ridx;
+  int64_t *mins;
+  uint64_t *cards;
+  tide_source_t **pby;
+} grp_pack_t;
+
+#define GRP_PACK_MAX (UINT64_C(1) << 62) /* the packed value stays a positive int64 */
+
+static void grp_pack_free(grp_pack_t *p) {
+  tide_free(p->pidx);
+  tide_free(p->ridx);
+  tide_free(p->mins);
+  tide_free(p->cards);
+  tide_free(p->pby);
+  memset(p, 0, sizeof *p);
+}
+
+static tide_status grp_pack_plan(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
+                                 const tide_direct_plan_t *ranges, grp_pack_t *p) {
+  memset(p, 0, sizeof *p);
+  size_t cand = 0; /* columns that could pack: no range scans for fewer than 2 */
+  for (size_t k = 0; k < nby; k++)
+    cand += by[k]->type == TIDE_SYMBOL ||
+            (by[k]->type != TIDE_STRING && !tide_type_is_floating(by[k]->type));
+  p->pidx = tide_malloc(nby * sizeof *p->pidx);
+  p->ridx = tide_malloc(nby * sizeof *p->ridx);
+  p->mins = tide_malloc(nby * sizeof *p->mins);
+  p->cards = tide_malloc(nby * sizeof *p->cards);
+  p->pby = tide_malloc(nby * sizeof *p->pby);
+  if (!p->pidx || !p->ridx || !p->mins || !p->cards || !p->pby) {
+    grp_pack_free(p);
+    return TIDE_ERR_NOMEM;
+  }
+  uint64_t prod = 1;
+  for (size_t k = 0; k < nby && cand >= 2; k++) {
+    tide_type_t ty = by[k]->type;
+    int64_t mn = 0;
+    uint64_t card = 0; /* 0: not packable */
+    if (ty == TIDE_SYMBOL) {
+      if (by[k]->symtab) card = (uint64_t)tide_symtab_size(by[k]->symtab) + 1;
+    } else if (ty != TIDE_STRING && !tide_type_is_floating(ty) && ty < TIDE_TYPE_COUNT) {
+      int64_t mx;
+      bool any;
+      if (ranges && ranges->has && ranges->has[k]) {
+        any = ranges->has[k] == 2;
+        mn = ranges->lo[k];
+        mx = ranges->hi[k];
+      } else if (grp_int_range_par(rs, by[k], &mn, &mx, &any) != TIDE_OK) {
+        grp_pack_free(p);
+        return TIDE_ERR_NOMEM;
+      }
+      if (!any) {
+        mn = 0;
+        card = 1;
+      } else if ((uint64_t)mx - (uint64_t)mn < GRP_PACK_MAX) {
+        card = (uint64_t)mx - (uint64_t)mn + 2;
+      }
+    }
+    if (card && card <= GRP_PACK_MAX / prod) {
+      prod *= card;
+      p->mins[p->np] = mn;
+      p->cards[p->np] = card;
+      p->pby[p->np] = by[k];
+      p->pidx[p->np++] = k;
+    } else {
+      p->ridx[p->nr++] = k;
+    }
+  }
+  if (cand < 2 || p->np < 2) { /* nothing gained */
+    p->np = 0;
+    p->nr = nby;
+    for (size_t k = 0; k < nby; k++) p->ridx[k] = k;
+  }
+  return TIDE_OK;
+}
+
+/* The key set's columns for a chunk: the packed key (into packed) and the
+ * other columns, or every key column as it is. bufs: nby chunk buffers. */
+static void grp_key_cols(const grp_pack_t *pk, size_t nby, tide_source_t *const *by,
+                         const tide_rowseq_t *seq, char *bufs, uint64_t *packed,
+                         const void **cols) {
+  if (pk->np) {
+    grp_slots(pk->np, pk->pby, pk->mins, pk->cards, seq, bufs, packed);
+    cols[0] = packed;
+    for (size_t j = 0; j < pk->nr; j++)
+      cols[1 + j] = tide__source_get(by[pk->ridx[j]], seq, bufs + (1 + j) * TIDE_CHUNK_SIZE * 8);
+  } else {
+    for (size_t k = 0; k < nby; k++)
+      cols[k] = tide__source_get(by[k], seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+  }
+}
+
 /* Thread-local pre-grouping of one contiguous range of positions. */
 typedef struct grp_local_t {
   tide_keyset_t *ks;
@@ -280,16 +384,17 @@ static void grp_gather(size_t w, const void *src, const uint32_t *idx, uint32_t 
 }
 
 static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t nby,
-                                 tide_source_t *const *by, const tide_type_t *types, uint32_t np,
-                                 uint32_t *ids) {
+                                 tide_source_t *const *by, const grp_pack_t *pk, size_t nk,
+                                 const tide_type_t *types, uint32_t np, uint32_t *ids) {
   uint64_t *keybuf = tide_malloc(TIDE_CHUNK_SIZE * sizeof *keybuf);
   char *bufs = tide_malloc(nby * TIDE_CHUNK_SIZE * 8);
   const void **cols = tide_malloc(nby * sizeof *cols);
+  uint64_t *packed = tide_malloc(TIDE_CHUNK_SIZE * sizeof *packed);
   uint64_t *hash = NULL;
   uint64_t fcap = 0;
   tide_status st = TIDE_OK;
-  L->ks = tide__keyset_create(nby, types, 0, NULL);
-  if (!keybuf || !bufs || !cols || !L->ks) st = TIDE_ERR_NOMEM;
+  L->ks = tide__keyset_create(nk, types, 0, NULL);
+  if (!keybuf || !bufs || !cols || !packed || !L->ks) st = TIDE_ERR_NOMEM;
   tide_rowset_iter_t it;
   tide_rowseq_t seq;
   tide_rowset_iter_init_pos(&it, rs, L->start, L->count);
@@ -310,8 +415,7 @@ static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t
       }
       done_rows += seq.n;
     }
-    for (size_t k = 0; k < nby; k++)
-      cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
+    grp_key_cols(pk, nby, by, &seq, bufs, packed, cols);
     uint32_t *restrict cid = ids + seq.pos;
     st = tide__keyset_insert(L->ks, cols, seq.n, cid);
     if (st != TIDE_OK) break;
@@ -346,8 +450,8 @@ static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t
     if (!hash || !L->part || !L->map) {
       st = TIDE_ERR_NOMEM;
     } else {
-      for (size_t k = 0; k < nby; k++) cols[k] = tide__keyset_keys(L->ks, k);
-      tide__hash_keys(nby, types, cols, (uint32_t)nl, hash);
+      for (size_t k = 0; k < nk; k++) cols[k] = tide__keyset_keys(L->ks, k);
+      tide__hash_keys(nk, types, cols, (uint32_t)nl, hash);
       /* partition by the hash's top bits (slots use the low bits) */
       for (uint64_t l = 0; l < nl; l++) L->part[l] = (uint32_t)(((hash[l] >> 32) * np) >> 32);
     }
@@ -356,6 +460,7 @@ static tide_status grp_local_run(grp_local_t *L, const tide_rowset_t *rs, size_t
   tide_free(keybuf);
   tide_free(bufs);
   tide_free(cols);
+  tide_free(packed);
   return st;
 }
 
@@ -431,8 +536,9 @@ static tide_status grp_part_run(grp_part_t *P, uint32_t p, grp_local_t *locs, in
  * failures: TIDE_ERR_NOMEM when memory is short. Either way the caller
  * falls back to the sequential loop. */
 static tide_status grp_hash_parallel(const tide_rowset_t *rs, size_t nby,
-                                     tide_source_t *const *by, const tide_type_t *types, int nt,
-                                     bool probe, tide_groups_t *g) {
+                                     tide_source_t *const *by, const grp_pack_t *pack,
+                                     size_t nk, const tide_type_t *types, int nt, bool probe,
+                                     tide_groups_t *g) {
   _Atomic bool abandon = false;
   const uint64_t nrows = g->nrows;
   const uint32_t np = (uint32_t)nt;
@@ -457,12 +563,14 @@ static tide_status grp_hash_parallel(const tide_rowset_t *rs, size_t nby,
     }
   }
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int t = 0; t < nt; t++) locs[t].st = grp_local_run(&locs[t], rs, nby, by, types, np, g->ids);
+  for (int t = 0; t < nt; t++)
+    locs[t].st = grp_local_run(&locs[t], rs, nby, by, pack, nk, types, np, g->ids);
   for (int t = 0; t < nt; t++)
     if (locs[t].st != TIDE_OK) st = locs[t].st;
   if (st != TIDE_OK) goto done;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int p = 0; p < (int)np; p++) parts[p].st = grp_part_run(&parts[p], (uint32_t)p, locs, nt, nby, types);
+  for (int p = 0; p < (int)np; p++)
+    parts[p].st = grp_part_run(&parts[p], (uint32_t)p, locs, nt, nk, types);
   uint64_t total = 0;
   for (uint32_t p = 0; p < np; p++) {
     if (parts[p].st != TIDE_OK) st = parts[p].st;
@@ -540,93 +648,9 @@ done:
 
 typedef enum grp_path_t { GRP_ALL, GRP_DIRECT, GRP_HASH } grp_path_t;
 
-static tide_status grp_int_range_par(const tide_rowset_t *rs, const tide_source_t *src,
-                                     int64_t *minp, int64_t *maxp, bool *anyp);
-
 tide_status tide__groups_build(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
                                tide_groups_t *g, const char *op, tide_error *err) {
   return tide__groups_build_ranged(rs, nby, by, NULL, g, op, err);
-}
-
-/* Key packing for the sequential hash loop: the SYMBOL and small-range
- * integer key columns become one int64 key (the mixed-radix number of
- * their direct slots, as grp_slots), so a 6-column key like q10's is
- * hashed, compared and stored as 2 columns. The map from key tuples is
- * one-to-one, so the groups and their order do not change. pidx: the
- * packed columns (np of them, at least 2, or none), mins / cards their
- * slots; ridx: the other columns in order (nr). */
-typedef struct grp_pack_t {
-  size_t np, nr;
-  size_t *pidx, *ridx;
-  int64_t *mins;
-  uint64_t *cards;
-  tide_source_t **pby;
-} grp_pack_t;
-
-#define GRP_PACK_MAX (UINT64_C(1) << 62) /* the packed value stays a positive int64 */
-
-static void grp_pack_free(grp_pack_t *p) {
-  tide_free(p->pidx);
-  tide_free(p->ridx);
-  tide_free(p->mins);
-  tide_free(p->cards);
-  tide_free(p->pby);
-  memset(p, 0, sizeof *p);
-}
-
-static tide_status grp_pack_plan(const tide_rowset_t *rs, size_t nby, tide_source_t *const *by,
-                                 const tide_direct_plan_t *ranges, grp_pack_t *p) {
-  memset(p, 0, sizeof *p);
-  p->pidx = tide_malloc(nby * sizeof *p->pidx);
-  p->ridx = tide_malloc(nby * sizeof *p->ridx);
-  p->mins = tide_malloc(nby * sizeof *p->mins);
-  p->cards = tide_malloc(nby * sizeof *p->cards);
-  p->pby = tide_malloc(nby * sizeof *p->pby);
-  if (!p->pidx || !p->ridx || !p->mins || !p->cards || !p->pby) {
-    grp_pack_free(p);
-    return TIDE_ERR_NOMEM;
-  }
-  uint64_t prod = 1;
-  for (size_t k = 0; k < nby; k++) {
-    tide_type_t ty = by[k]->type;
-    int64_t mn = 0;
-    uint64_t card = 0; /* 0: not packable */
-    if (ty == TIDE_SYMBOL) {
-      if (by[k]->symtab) card = (uint64_t)tide_symtab_size(by[k]->symtab) + 1;
-    } else if (ty != TIDE_STRING && !tide_type_is_floating(ty) && ty < TIDE_TYPE_COUNT) {
-      int64_t mx;
-      bool any;
-      if (ranges && ranges->has && ranges->has[k]) {
-        any = ranges->has[k] == 2;
-        mn = ranges->lo[k];
-        mx = ranges->hi[k];
-      } else if (grp_int_range_par(rs, by[k], &mn, &mx, &any) != TIDE_OK) {
-        grp_pack_free(p);
-        return TIDE_ERR_NOMEM;
-      }
-      if (!any) {
-        mn = 0;
-        card = 1;
-      } else if ((uint64_t)mx - (uint64_t)mn < GRP_PACK_MAX) {
-        card = (uint64_t)mx - (uint64_t)mn + 2;
-      }
-    }
-    if (card && card <= GRP_PACK_MAX / prod) {
-      prod *= card;
-      p->mins[p->np] = mn;
-      p->cards[p->np] = card;
-      p->pby[p->np] = by[k];
-      p->pidx[p->np++] = k;
-    } else {
-      p->ridx[p->nr++] = k;
-    }
-  }
-  if (p->np < 2) { /* nothing gained */
-    p->np = 0;
-    p->nr = nby;
-    for (size_t k = 0; k < nby; k++) p->ridx[k] = k;
-  }
-  return TIDE_OK;
 }
 
 tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
@@ -734,7 +758,6 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
     /* In parallel (on 2 threads only while most rows repeat a key: see
      * grp_hash_parallel) */
     int nt = tide__threads_for(nrows);
-    if (nt >= 2 && grp_hash_parallel(rs, nby, by, types, nt, nt < 3, g) == TIDE_OK) goto done;
     if (grp_pack_plan(rs, nby, by, ranges, &pk) != TIDE_OK) goto oom;
     size_t nk = nby;
     if (pk.np) {
@@ -742,9 +765,11 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
       nk = 1 + pk.nr;
       types[0] = TIDE_I64;
       for (size_t j = 0; j < pk.nr; j++) types[1 + j] = by[pk.ridx[j]]->type;
-      slots = tide_malloc(TIDE_CHUNK_SIZE * sizeof *slots);
-      if (!slots) goto oom;
     }
+    slots = tide_malloc(TIDE_CHUNK_SIZE * sizeof *slots);
+    if (!slots) goto oom;
+    if (nt >= 2 && grp_hash_parallel(rs, nby, by, &pk, nk, types, nt, nt < 3, g) == TIDE_OK)
+      goto done;
     ks = tide__keyset_create(nk, types, 0, err);
     if (!ks) {
       st = err ? err->status : TIDE_ERR_NOMEM;
@@ -778,16 +803,7 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
         break;
       }
       case GRP_HASH: {
-        if (pk.np) {
-          grp_slots(pk.np, pk.pby, pk.mins, pk.cards, &seq, bufs, slots);
-          cols[0] = slots;
-          for (size_t j = 0; j < pk.nr; j++)
-            cols[1 + j] =
-                tide__source_get(by[pk.ridx[j]], &seq, bufs + (1 + j) * TIDE_CHUNK_SIZE * 8);
-        } else {
-          for (size_t k = 0; k < nby; k++)
-            cols[k] = tide__source_get(by[k], &seq, bufs + k * TIDE_CHUNK_SIZE * 8);
-        }
+        grp_key_cols(&pk, nby, by, &seq, bufs, slots, cols);
         st = tide__keyset_insert(ks, cols, n, cid);
         if (st != TIDE_OK) {
           tide_error_set(err, st, "%s: grouping failed: %s", op, tide_status_str(st));
