@@ -871,9 +871,10 @@ static void test_groups(void) {
     }
     tide_set_threads(0, NULL);
   }
-  /* packed keys (the sequential hash loop packs C and A into one int64,
-   * S stays a column) against the parallel plan (3 threads, no packing)
-   * and the 2-thread probe path */
+  /* packed keys (C and A become one int64, S stays a column): the
+   * sequential loop (1 thread), the 2-thread probe and the parallel plan
+   * (3 threads) agree with each other, and all with the direct path over
+   * (C, A), which packs nothing (the independent reference) */
   {
     tide_source_t *sc = tide_table_col_source(t, 2), *ss = tide_table_col_source(t, 3);
     tide_source_t *three[3] = {ss, sc, sa};
