@@ -676,6 +676,10 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
   uint64_t *slots = NULL;
   grp_pack_t pk;
   memset(&pk, 0, sizeof pk);
+  /* key ranges known so far (given, or scanned by the direct check):
+   * the pack plan reuses them instead of scanning again */
+  tide_direct_plan_t known;
+  memset(&known, 0, sizeof known);
 
   g->ids = tide_malloc((nrows ? nrows : 1) * sizeof *g->ids);
   /* 40 MB at 1e7 rows, written once by the workers: 2 MB pages fault
@@ -699,7 +703,18 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
   } else {
     mins = tide_malloc(nby * sizeof *mins);
     cards = tide_malloc(nby * sizeof *cards);
-    if (!mins || !cards) goto oom;
+    known.nby = nby;
+    known.by = by;
+    known.lo = tide_malloc(nby * sizeof *known.lo);
+    known.hi = tide_malloc(nby * sizeof *known.hi);
+    known.has = tide_calloc(nby, sizeof *known.has);
+    if (!mins || !cards || !known.lo || !known.hi || !known.has) goto oom;
+    if (ranges && ranges->has)
+      for (size_t k = 0; k < nby; k++) {
+        known.has[k] = ranges->has[k];
+        known.lo[k] = ranges->lo[k];
+        known.hi[k] = ranges->hi[k];
+      }
     uint64_t limit = nrows * 2 > GRP_DIRECT_MIN ? nrows * 2 : GRP_DIRECT_MIN;
     if (limit > GRP_DIRECT_MAX) limit = GRP_DIRECT_MAX;
     bool direct = true;
@@ -719,12 +734,16 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
       } else {
         int64_t mn, mx;
         bool any;
-        if (ranges && ranges->has && ranges->has[k]) {
-          any = ranges->has[k] == 2;
-          mn = ranges->lo[k];
-          mx = ranges->hi[k];
+        if (known.has[k]) {
+          any = known.has[k] == 2;
+          mn = known.lo[k];
+          mx = known.hi[k];
         } else if (grp_int_range_par(rs, by[k], &mn, &mx, &any) != TIDE_OK) {
           goto oom;
+        } else {
+          known.has[k] = any ? 2 : 1;
+          known.lo[k] = mn;
+          known.hi[k] = mx;
         }
         if (!any) {
           mins[k] = 0; /* all null (or no rows): one slot */
@@ -758,7 +777,7 @@ tide_status tide__groups_build_ranged(const tide_rowset_t *rs, size_t nby,
     /* In parallel (on 2 threads only while most rows repeat a key: see
      * grp_hash_parallel) */
     int nt = tide__threads_for(nrows);
-    if (grp_pack_plan(rs, nby, by, ranges, &pk) != TIDE_OK) goto oom;
+    if (grp_pack_plan(rs, nby, by, &known, &pk) != TIDE_OK) goto oom;
     size_t nk = nby;
     if (pk.np) {
       /* key set columns: the packed key, then the others */
@@ -842,6 +861,9 @@ fail:
 done:
   tide__keyset_free(ks);
   grp_pack_free(&pk);
+  tide_free(known.lo);
+  tide_free(known.hi);
+  tide_free(known.has);
   tide_free(map);
   tide_free(mins);
   tide_free(cards);
