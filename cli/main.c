@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/script.h"
 
@@ -353,7 +354,43 @@ static int cmd_gen_groupby(int argc, char **argv) {
   return 0;
 }
 
+/* Large blocks from the heap instead of a fresh mmap each (glibc): a
+ * query that allocates and frees gigabytes (q10: key set arrays, slot
+ * tables, output columns) otherwise spends up to 40% of its time in the
+ * kernel faulting and zeroing new pages and in TLB shootdowns when they
+ * are unmapped; reused heap memory skips all of it (q10 at 2 threads
+ * 1.72 -> 1.01 s, perf/RESULTS.md). The threshold is a glibc tunable read
+ * at process start (mallopt caps it at 32 MB), so tide re-executes itself
+ * once with it set. The CLI only: an embedding process keeps its own
+ * malloc settings. Off with TIDE_MALLOC=system, and when GLIBC_TUNABLES
+ * already sets the threshold. NUMA placement is unaffected: large columns
+ * are mbind-ed with MPOL_MF_MOVE, which moves reused pages too. */
+static void malloc_tune(char **argv) {
+#if defined(__GLIBC__) && defined(__linux__)
+  const char *mode = getenv("TIDE_MALLOC");
+  if ((mode && strcmp(mode, "system") == 0) || getenv("TIDE_MALLOC_TUNED")) return;
+  const char *cur = getenv("GLIBC_TUNABLES");
+  if (cur && strstr(cur, "glibc.malloc.mmap_threshold")) return;
+  char buf[4096];
+  int len = snprintf(buf, sizeof buf, "%s%sglibc.malloc.mmap_threshold=4294967295", cur ? cur : "",
+                     cur && *cur ? ":" : "");
+  if (len < 0 || (size_t)len >= sizeof buf) return;
+  char *saved = cur ? strdup(cur) : NULL;
+  if (cur && !saved) return;
+  if (setenv("GLIBC_TUNABLES", buf, 1) == 0 && setenv("TIDE_MALLOC_TUNED", "1", 1) == 0)
+    execv("/proc/self/exe", argv);
+  /* no re-exec: go on with the defaults */
+  if (saved) setenv("GLIBC_TUNABLES", saved, 1);
+  else unsetenv("GLIBC_TUNABLES");
+  unsetenv("TIDE_MALLOC_TUNED");
+  free(saved);
+#else
+  (void)argv;
+#endif
+}
+
 int main(int argc, char **argv) {
+  malloc_tune(argv);
   if (argc < 2) {
     usage(stderr);
     return EXIT_USAGE;
